@@ -1,0 +1,275 @@
+using System.Collections.Immutable;
+using Flotilla.Core.Events;
+using Flotilla.Core.Health;
+using Flotilla.Core.Scheduling;
+using Flotilla.Core.Spec;
+
+namespace Flotilla.Core.Fleet;
+
+/// <summary>What the fleet wants and has for one service.</summary>
+public sealed record ServiceState
+{
+    public required ServiceSpec Spec { get; init; }
+
+    /// <summary>The revision new tasks are started with; 1 until deployments exist.</summary>
+    public int Revision { get; init; } = 1;
+
+    public required int Desired { get; init; }
+
+    public LaunchBackoff Backoff { get; init; } = LaunchBackoff.None;
+
+    /// <summary>All desired tasks are healthy and nothing is starting or stopping; the steady-state event was raised.</summary>
+    public bool Steady { get; init; }
+
+    /// <summary>The number the next task's id gets.</summary>
+    public int NextTaskNumber { get; init; } = 1;
+
+    public string Name => Spec.Name;
+}
+
+/// <summary>
+/// The whole fleet at one moment: services and tasks. Immutable; every transition returns a new state and reports
+/// what a person would want to know as <see cref="FleetEvent"/>s into the given sink. The scheduler's shell is its only writer.
+/// </summary>
+public sealed record FleetState
+{
+    /// <summary>How many stopped tasks to remember per service, for <c>flotilla ps --all</c> and post-mortems.</summary>
+    public const int StoppedTasksKept = 50;
+
+    public ImmutableDictionary<string, ServiceState> Services { get; init; } = ImmutableDictionary<string, ServiceState>.Empty;
+
+    /// <summary>Service names in the order of the spec.</summary>
+    public ImmutableArray<string> ServiceOrder { get; init; } = [];
+
+    public ImmutableDictionary<string, TaskRecord> Tasks { get; init; } = ImmutableDictionary<string, TaskRecord>.Empty;
+
+    public long NextSequence { get; init; } = 1;
+
+    public static FleetState FromSpec(FlotillaSpec spec) => new()
+    {
+        Services = spec.Services.ToImmutableDictionary(s => s.Name, s => new ServiceState { Spec = s, Desired = s.Desired }),
+        ServiceOrder = spec.Services.Select(s => s.Name).ToImmutableArray(),
+    };
+
+    public IEnumerable<ServiceState> OrderedServices => ServiceOrder.Select(name => Services[name]);
+
+    public IEnumerable<TaskRecord> TasksOf(string service) => Tasks.Values.Where(t => t.Service == service);
+
+    /// <summary>A new pending task of <paramref name="service"/>'s current revision on <paramref name="port"/>.</summary>
+    public FleetState AddTask(string service, int port, DateTimeOffset now, out TaskRecord task)
+    {
+        var svc = Services[service];
+        task = new TaskRecord
+        {
+            Id = $"{service}-{svc.NextTaskNumber}",
+            Service = service,
+            Revision = svc.Revision,
+            Sequence = NextSequence,
+            Port = port,
+            CreatedAt = now,
+        };
+        return this with
+        {
+            Services = Services.SetItem(service, svc with { NextTaskNumber = svc.NextTaskNumber + 1 }),
+            Tasks = Tasks.Add(task.Id, task),
+            NextSequence = NextSequence + 1,
+        };
+    }
+
+    public FleetState TaskStarted(string id, int pid, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task))
+        {
+            return this;
+        }
+
+        events.Add(new FleetEvent(now, EventReasons.TaskStarted, $"task {id} started (pid {pid}, port {task.Port})", task.Service, id));
+        return WithTask(task with
+        {
+            Pid = pid,
+            StartedAt = now,
+            State = task.State == TaskState.Pending ? TaskState.Running : task.State,
+        });
+    }
+
+    public FleetState TaskFailedToStart(string id, string error, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task))
+        {
+            return this;
+        }
+
+        var reason = StopReasons.FailedToStart(error);
+        events.Add(new FleetEvent(now, EventReasons.TaskFailedToStart, $"task {id} {reason}", task.Service, id));
+        return WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason })
+            .WithLaunchFailure(task.Service, now, events);
+    }
+
+    /// <summary>
+    /// The task's process ended. A stop Flotilla asked for keeps its reason; anything else is an unplanned exit, and one
+    /// within <see cref="LaunchBackoff.QuickExitWindow"/> of start is a failed launch that backs the service off.
+    /// </summary>
+    public FleetState TaskExited(string id, int exitCode, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task) || task.State == TaskState.Stopped)
+        {
+            return this;
+        }
+
+        var planned = task.StoppedReason is not null;
+        var reason = task.StoppedReason ?? StopReasons.FromExitCode(exitCode);
+        var state = WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason, ExitCode = exitCode });
+        if (planned)
+        {
+            events.Add(new FleetEvent(now, EventReasons.TaskStopped, $"task {id} stopped ({reason}; exit code {exitCode})", task.Service, id));
+            return state;
+        }
+
+        var ranFor = now - (task.StartedAt ?? task.CreatedAt);
+        events.Add(new FleetEvent(now, EventReasons.TaskExited, $"task {id} {reason} after {Durations.Format(RoundToMillis(ranFor))}", task.Service, id));
+        return ranFor < LaunchBackoff.QuickExitWindow ? state.WithLaunchFailure(task.Service, now, events) : state;
+    }
+
+    /// <summary>One more health check result for a running task, through the health state machine.</summary>
+    public FleetState HealthChecked(string id, HealthCheckResult result, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task) || task.State != TaskState.Running)
+        {
+            return this;
+        }
+
+        var spec = Services[task.Service].Spec.Health;
+        var inGrace = now - (task.StartedAt ?? task.CreatedAt) < spec.GracePeriod;
+        var health = task.Health.Observe(result, now, inGrace, spec);
+        var state = WithTask(task with { Health = health, HealthyAt = task.HealthyAt ?? (health.State == HealthState.Healthy ? now : null) });
+        if (health.State == task.Health.State)
+        {
+            return state;
+        }
+
+        switch (health.State)
+        {
+            case HealthState.Healthy:
+                events.Add(new FleetEvent(now, EventReasons.TaskHealthy, $"task {id} is healthy", task.Service, id));
+                var svc = state.Services[task.Service];
+                return svc.Backoff == LaunchBackoff.None
+                    ? state
+                    : state with { Services = state.Services.SetItem(svc.Name, svc with { Backoff = LaunchBackoff.None }) };
+            case HealthState.Unhealthy:
+                events.Add(new FleetEvent(
+                    now,
+                    EventReasons.TaskUnhealthy,
+                    $"task {id} failed {health.ConsecutiveFailures} health checks in a row (last: {health.LastFailure})",
+                    task.Service,
+                    id));
+                return task.HealthyAt is null ? state.WithLaunchFailure(task.Service, now, events) : state;
+            default:
+                return state;
+        }
+    }
+
+    /// <summary>Flotilla decided to stop the task: it leaves the load balancer now and gets SIGTERM.</summary>
+    public FleetState StopRequested(string id, string reason, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task) || !task.IsLive)
+        {
+            return this;
+        }
+
+        events.Add(new FleetEvent(now, EventReasons.TaskStopping, $"stopping task {id}: {reason}", task.Service, id));
+        return WithTask(task with { State = TaskState.Stopping, StoppedReason = reason });
+    }
+
+    /// <summary>Sets a service's desired count, or says why it cannot.</summary>
+    public FleetState SetDesired(string service, int desired, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = null;
+        if (!Services.TryGetValue(service, out var svc))
+        {
+            error = $"unknown service '{service}'";
+            return this;
+        }
+
+        if (desired is < 0 or > ServiceSpec.MaxDesired)
+        {
+            error = $"desired must be between 0 and {ServiceSpec.MaxDesired}, got {desired}";
+            return this;
+        }
+
+        if (desired == svc.Desired)
+        {
+            return this;
+        }
+
+        events.Add(new FleetEvent(now, EventReasons.Scaled, $"service {service} desired count changed {svc.Desired} → {desired}", service));
+        return this with { Services = Services.SetItem(service, svc with { Desired = desired, Steady = false }) };
+    }
+
+    /// <summary>
+    /// Carries out the state side of a <see cref="SchedulerDecision"/> for one service: new pending tasks (each on a port
+    /// from <paramref name="allocatePort"/>, reported in <paramref name="started"/> for the shell to launch), stop
+    /// requests, events and the steady flag.
+    /// </summary>
+    public FleetState ApplyDecision(
+        string service,
+        SchedulerDecision decision,
+        DateTimeOffset now,
+        Func<int> allocatePort,
+        ICollection<FleetEvent> events,
+        ICollection<TaskRecord> started)
+    {
+        var state = this;
+        foreach (var action in decision.Actions)
+        {
+            switch (action)
+            {
+                case StartTask:
+                    state = state.AddTask(service, allocatePort(), now, out var task);
+                    started.Add(task);
+                    break;
+                case StopTask stop:
+                    state = state.StopRequested(stop.TaskId, stop.Reason, now, events);
+                    break;
+                case RaiseEvent raise:
+                    events.Add(raise.Event);
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown scheduler action {action.GetType().Name}");
+            }
+        }
+
+        var svc = state.Services[service];
+        return svc.Steady == decision.Steady ? state : state.WithService(svc with { Steady = decision.Steady });
+    }
+
+    public FleetState WithService(ServiceState service) => this with { Services = Services.SetItem(service.Name, service) };
+
+    private FleetState WithTask(TaskRecord task) => this with { Tasks = Tasks.SetItem(task.Id, task) };
+
+    /// <summary>Records a stopped task and forgets the oldest stopped ones of its service beyond <see cref="StoppedTasksKept"/>.</summary>
+    private FleetState WithStopped(TaskRecord task)
+    {
+        var tasks = Tasks.SetItem(task.Id, task);
+        var stopped = tasks.Values.Where(t => t.Service == task.Service && t.State == TaskState.Stopped).ToList();
+        if (stopped.Count > StoppedTasksKept)
+        {
+            tasks = tasks.RemoveRange(stopped.OrderBy(t => t.Sequence).Take(stopped.Count - StoppedTasksKept).Select(t => t.Id));
+        }
+
+        return this with { Tasks = tasks };
+    }
+
+    private FleetState WithLaunchFailure(string service, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        var svc = Services[service];
+        var backoff = svc.Backoff.AfterFailure(now);
+        events.Add(new FleetEvent(
+            now,
+            EventReasons.BackingOff,
+            $"service {service} is backing off: {backoff.ConsecutiveFailures} failed launch{(backoff.ConsecutiveFailures == 1 ? "" : "es")} in a row; next launch in {Durations.Format(backoff.NotBefore - now)}",
+            service));
+        return WithService(svc with { Backoff = backoff, Steady = false });
+    }
+
+    private static TimeSpan RoundToMillis(TimeSpan value) => TimeSpan.FromMilliseconds(Math.Round(value.TotalMilliseconds));
+}

@@ -1,0 +1,81 @@
+using Flotilla.Core.Health;
+
+namespace Flotilla.Core.Fleet;
+
+/// <summary>Where a task is in its life. Only <see cref="Running"/> tasks can take traffic, and only once healthy.</summary>
+public enum TaskState
+{
+    /// <summary>Decided and being launched; has a port, no process yet.</summary>
+    Pending,
+
+    /// <summary>Its process is alive.</summary>
+    Running,
+
+    /// <summary>Asked to stop: out of the load balancer, SIGTERM sent, SIGKILL after the service's stopTimeout.</summary>
+    Stopping,
+
+    /// <summary>Its process is gone; <see cref="TaskRecord.StoppedReason"/> says why.</summary>
+    Stopped,
+}
+
+/// <summary>One replica of one revision of a service. Immutable: every change makes a new record.</summary>
+public sealed record TaskRecord
+{
+    /// <summary><c>{service}-{n}</c>, n counting up from 1 for each service.</summary>
+    public required string Id { get; init; }
+
+    public required string Service { get; init; }
+
+    public required int Revision { get; init; }
+
+    /// <summary>Order of creation across the whole fleet; newer tasks have larger numbers.</summary>
+    public required long Sequence { get; init; }
+
+    public required int Port { get; init; }
+
+    public TaskState State { get; init; } = TaskState.Pending;
+
+    public HealthStatus Health { get; init; } = HealthStatus.Initial;
+
+    public int? Pid { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When it first became healthy; null while it never has.</summary>
+    public DateTimeOffset? HealthyAt { get; init; }
+
+    public DateTimeOffset? StoppedAt { get; init; }
+
+    /// <summary>Why it stopped or is stopping, in words (<see cref="StopReasons"/>).</summary>
+    public string? StoppedReason { get; init; }
+
+    public int? ExitCode { get; init; }
+
+    /// <summary>Counts toward the service's desired count: not stopping or stopped.</summary>
+    public bool IsLive => State is TaskState.Pending or TaskState.Running;
+
+    /// <summary>In the load balancer's target group.</summary>
+    public bool IsInService => State == TaskState.Running && Health.State == HealthState.Healthy;
+}
+
+/// <summary>The stopped reasons a task can have, worded the way ECS words them.</summary>
+public static class StopReasons
+{
+    public const string FailedHealthChecks = "failed health checks";
+    public const string ScaleIn = "stopped by scale-in";
+    public const string User = "stopped by user";
+    public const string Shutdown = "stopped because Flotilla is shutting down";
+
+    /// <summary>Shells' convention, which .NET follows: an exit code above 128 means killed by signal (code - 128).</summary>
+    public static string FromExitCode(int exitCode) => exitCode switch
+    {
+        > 128 and < 128 + 65 => $"killed by signal {exitCode - 128}",
+        126 => "exited with code 126 (command not executable)",
+        127 => "exited with code 127 (command not found)",
+        _ => $"exited with code {exitCode}",
+    };
+
+    public static string FailedToStart(string error) => $"failed to start: {error}";
+}

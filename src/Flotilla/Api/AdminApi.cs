@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Text.Json;
+using Flotilla.Core;
+using Flotilla.Core.Events;
+using Flotilla.Core.Fleet;
+using Flotilla.Core.Spec;
+using Flotilla.Proxy;
+using Flotilla.Scheduling;
+
+namespace Flotilla.Api;
+
+/// <summary>
+/// The REST API under <c>/api/v1</c> (bearer token required) and <c>/healthz</c> (open). It reads the published
+/// <see cref="FleetView"/> and the event log, and sends changes to the scheduler; it never touches tasks or the proxy.
+/// Errors are RFC 9457 problem details whose <c>detail</c> says what to fix.
+/// </summary>
+internal static class AdminApi
+{
+    /// <summary>How long a command may wait for the scheduler's loop before the API gives up with 503.</summary>
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+
+    public static void MapAdminApi(this WebApplication app)
+    {
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<BearerTokenMiddleware>());
+        var v1 = app.MapGroup("/api/v1");
+
+        v1.MapGet("/services", (FleetView fleet, TimeProvider time) =>
+        {
+            var state = fleet.Current;
+            var now = time.GetUtcNow();
+            return Results.Ok(state.OrderedServices.Select(s => ServiceDto.From(s, state, now)).ToList());
+        });
+
+        v1.MapGet("/services/{name}", (string name, FleetView fleet, TimeProvider time) =>
+        {
+            var state = fleet.Current;
+            return state.Services.TryGetValue(name, out var service)
+                ? Results.Ok(ServiceDto.From(service, state, time.GetUtcNow()))
+                : NotFound($"unknown service '{name}'; services: {string.Join(", ", state.ServiceOrder)}");
+        });
+
+        v1.MapPost("/services/{name}/scale", async (string name, HttpRequest request, FleetController controller, FleetView fleet, TimeProvider time) =>
+        {
+            if (!fleet.Current.Services.ContainsKey(name))
+            {
+                return NotFound($"unknown service '{name}'; services: {string.Join(", ", fleet.Current.ServiceOrder)}");
+            }
+
+            var (desired, bodyError) = await ReadDesiredAsync(request);
+            if (bodyError is not null)
+            {
+                return BadRequest(bodyError);
+            }
+
+            var error = await controller.ScaleAsync(name, desired).WaitAsync(CommandTimeout);
+            if (error is not null)
+            {
+                return BadRequest(error);
+            }
+
+            var state = fleet.Current;
+            return Results.Ok(ServiceDto.From(state.Services[name], state, time.GetUtcNow()));
+        });
+
+        v1.MapGet("/tasks", (string? service, string? state, FleetView fleet) =>
+        {
+            var fleetState = fleet.Current;
+            if (service is not null && !fleetState.Services.ContainsKey(service))
+            {
+                return NotFound($"unknown service '{service}'");
+            }
+
+            Func<TaskRecord, bool>? stateFilter = state switch
+            {
+                null or "all" => _ => true,
+                "live" => t => t.IsLive || t.State == TaskState.Stopping,
+                _ when Enum.TryParse<TaskState>(state, ignoreCase: true, out var s) => t => t.State == s,
+                _ => null,
+            };
+            if (stateFilter is null)
+            {
+                return BadRequest($"state must be one of all, live, pending, running, stopping, stopped; got '{state}'");
+            }
+
+            return Results.Ok(fleetState.Tasks.Values
+                .Where(t => service is null || t.Service == service)
+                .Where(stateFilter)
+                .OrderBy(t => t.Sequence)
+                .Select(TaskDto.From)
+                .ToList());
+        });
+
+        v1.MapGet("/tasks/{id}", (string id, FleetView fleet) =>
+            fleet.Current.Tasks.TryGetValue(id, out var task) ? Results.Ok(TaskDto.From(task)) : NotFound($"unknown task '{id}'"));
+
+        v1.MapPost("/tasks/{id}/stop", async (string id, FleetController controller, FleetView fleet) =>
+        {
+            var error = await controller.StopTaskAsync(id).WaitAsync(CommandTimeout);
+            return error switch
+            {
+                null => Results.Ok(TaskDto.From(fleet.Current.Tasks[id])),
+                _ when error.StartsWith("unknown", StringComparison.Ordinal) => NotFound(error),
+                _ => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: error),
+            };
+        });
+
+        v1.MapGet("/events", (string? since, string? service, int? limit, EventLog events, TimeProvider time) =>
+        {
+            var max = limit ?? 1000;
+            if (max is < 1 or > 10_000)
+            {
+                return BadRequest($"limit must be between 1 and 10000, got {max}");
+            }
+
+            IReadOnlyList<FleetEvent> selected;
+            if (since is null)
+            {
+                selected = events.After(0, max);
+            }
+            else if (long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var afterId))
+            {
+                selected = events.After(afterId, max);
+            }
+            else if (Durations.TryParse(since, out var ago))
+            {
+                selected = events.Since(time.GetUtcNow() - ago, max);
+            }
+            else if (DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            {
+                selected = events.Since(at, max);
+            }
+            else
+            {
+                return BadRequest($"since must be an event id (42), a duration (5m) or a time (2026-11-22T10:00:00Z), got '{since}'");
+            }
+
+            return Results.Ok(selected.Where(e => service is null || e.Service == service).Select(EventDto.From).ToList());
+        });
+
+        v1.MapGet("/listeners", (SpecDocument spec, ProxyServer proxy) => Results.Ok(spec.Spec.Listeners
+            .Select(l => new ListenerDto(
+                l.Name,
+                proxy.ListenerAddresses.GetValueOrDefault(l.Name, "http://" + l.Listen),
+                l.Rules.Select(r => new RuleDto(r.Path, r.Host, r.Service)).ToList()))
+            .ToList()));
+    }
+
+    /// <summary>Reads <c>{"desired": N}</c>, with an error that shows the expected shape when the body is anything else.</summary>
+    private static async Task<(int Desired, string? Error)> ReadDesiredAsync(HttpRequest request)
+    {
+        const string Shape = "the body must be JSON like {\"desired\": 3}";
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync(request.Body, FlotillaJson.Default.ScaleRequest, request.HttpContext.RequestAborted);
+            return body?.Desired is { } desired ? (desired, null) : (0, $"desired is required; {Shape}");
+        }
+        catch (JsonException e)
+        {
+            return (0, $"{Shape} ({e.Message.Split(" Path:")[0]})");
+        }
+    }
+
+    private static IResult BadRequest(string detail) =>
+        Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: detail);
+
+    private static IResult NotFound(string detail) =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+}

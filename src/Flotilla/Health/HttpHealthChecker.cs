@@ -1,0 +1,74 @@
+using System.Net.Sockets;
+using Flotilla.Core;
+using Flotilla.Core.Health;
+using Flotilla.Core.Spec;
+
+namespace Flotilla.Health;
+
+/// <summary>
+/// The active HTTP health check: GET <c>health.path</c> on the task's port; 200–399 within <c>health.timeout</c> passes.
+/// Every check uses a new connection (<c>Connection: close</c>), like a load balancer's, so that a task that can no
+/// longer accept connections fails even if an old keep-alive connection still works.
+/// </summary>
+internal sealed class HttpHealthChecker(TimeProvider time) : IDisposable
+{
+    private readonly HttpClient _client = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        PooledConnectionLifetime = TimeSpan.Zero,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    public async Task<HealthCheckResult> CheckAsync(int port, HealthCheckSpec spec, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(spec.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{spec.Path}");
+        request.Headers.ConnectionClose = true;
+        request.Headers.UserAgent.ParseAdd("Flotilla-HealthCheck/1");
+        try
+        {
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            var status = (int)response.StatusCode;
+            return status is >= 200 and < 400 ? HealthCheckResult.Pass : HealthCheckResult.Fail($"HTTP {status}");
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Fail($"timed out after {Durations.Format(spec.Timeout)}");
+        }
+        catch (HttpRequestException e)
+        {
+            return HealthCheckResult.Fail(Describe(e));
+        }
+    }
+
+    /// <summary>Checks every <c>health.interval</c>, the first one interval after the call, until cancelled.</summary>
+    public async Task RunAsync(int port, HealthCheckSpec spec, Action<HealthCheckResult> report, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(spec.Interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                report(await CheckAsync(port, spec, cancellationToken));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private static string Describe(HttpRequestException e) => e.InnerException switch
+    {
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
+        SocketException s => s.SocketErrorCode.ToString(),
+        _ when e.HttpRequestError == HttpRequestError.ResponseEnded => "connection closed before a response",
+        _ => e.HttpRequestError == HttpRequestError.Unknown ? e.Message : e.HttpRequestError.ToString(),
+    };
+}

@@ -1,0 +1,181 @@
+using Flotilla.Api;
+using Flotilla.Core.Events;
+using Flotilla.Core.Fleet;
+using Flotilla.Core.Spec;
+using Flotilla.Health;
+using Flotilla.Proxy;
+using Flotilla.Runtime;
+using Flotilla.Scheduling;
+using Flotilla.Telemetry;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace Flotilla.Hosting;
+
+/// <summary><c>flotilla up</c>: validate the spec, then run the admin API, the proxy and the scheduler until told to stop.</summary>
+internal static class FleetHost
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitInvalidSpec = 2;
+
+    /// <summary>Reads and validates a spec file; errors are written to <paramref name="error"/> one per line.</summary>
+    public static SpecDocument? LoadSpec(string file, TextWriter error)
+    {
+        string yaml;
+        try
+        {
+            yaml = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{file}: cannot read the spec: {e.Message}");
+            return null;
+        }
+
+        var result = SpecLoader.Load(yaml, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
+        foreach (var diagnostic in result.Errors)
+        {
+            error.WriteLine(diagnostic);
+        }
+
+        return result.Document;
+    }
+
+    public static async Task<int> RunAsync(string specFile, string? stateDirectory, LogLevel logLevel, TextWriter output, TextWriter error)
+    {
+        var spec = LoadSpec(specFile, error);
+        if (spec is null)
+        {
+            return ExitInvalidSpec;
+        }
+
+        var preflight = Preflight.Check(spec);
+        if (preflight.Count > 0)
+        {
+            preflight.ForEach(error.WriteLine);
+            return ExitInvalidSpec;
+        }
+
+        var state = new StateDirectory(stateDirectory ?? StateDirectory.DefaultFor(specFile));
+        if (state.FindRunningInstance() is { } other)
+        {
+            error.WriteLine($"another Flotilla (pid {other.Pid}, admin {other.Url}) is running with state directory {state.Path}; stop it, or pass --state-dir");
+            return ExitFailure;
+        }
+
+        try
+        {
+            state.Prepare();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"cannot prepare the state directory {state.Path}: {e.Message}");
+            return ExitFailure;
+        }
+
+        await using var app = Build(spec, state, logLevel);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception e) when (e is IOException or OptionsValidationException)
+        {
+            error.WriteLine($"flotilla could not start: {e.Message}");
+            return ExitFailure;
+        }
+
+        var proxy = app.Services.GetRequiredService<ProxyServer>();
+        var admin = app.Services.GetRequiredService<AdminEndpoint>();
+        var info = new AdminInfo(
+            admin.Url,
+            app.Services.GetRequiredService<AdminToken>().Value,
+            Environment.ProcessId,
+            app.Services.GetRequiredService<TimeProvider>().GetUtcNow(),
+            Path.GetFullPath(specFile),
+            proxy.ListenerAddresses.ToDictionary());
+        state.WriteAdminInfo(info);
+        output.WriteLine($"flotilla is up: admin API {admin.Url} (token in {state.AdminFile})");
+        foreach (var (name, address) in info.Listeners)
+        {
+            output.WriteLine($"  listener {name}: {address}");
+        }
+
+        await app.WaitForShutdownAsync();
+        state.DeleteAdminInfo();
+        return ExitOk;
+    }
+
+    private static WebApplication Build(SpecDocument spec, StateDirectory state, LogLevel logLevel)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla", ContentRootPath = state.Path });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(logLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = false;
+        });
+
+        var adminEndpoint = new AdminEndpoint();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(spec.Spec.Admin.Listen.ToIPAddress(), spec.Spec.Admin.Listen.Port, o => adminEndpoint.Options = o);
+        });
+
+        var longestStop = spec.Spec.Services.Select(s => s.StopTimeout).DefaultIfEmpty(TimeSpan.Zero).Max();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = longestStop + TimeSpan.FromSeconds(15));
+        builder.Services.AddOptions<AdminOptions>()
+            .Configure(o =>
+            {
+                o.Listen = spec.Spec.Admin.Listen;
+                o.StateDirectory = state.Path;
+            })
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+
+        builder.Services.AddSingleton(spec);
+        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(adminEndpoint);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<AdminToken>();
+        builder.Services.AddSingleton<EventLog>(_ => new EventLog());
+        builder.Services.AddSingleton<EventSinks>();
+        builder.Services.AddSingleton(new FleetView(FleetState.FromSpec(spec.Spec)));
+        builder.Services.AddSingleton<PortAllocator>();
+        builder.Services.AddSingleton<HttpHealthChecker>();
+        builder.Services.AddSingleton<ITaskDriver, ProcessTaskDriver>();
+        builder.Services.AddSingleton<FlotillaMetrics>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, FlotillaJson.Default));
+
+        // Hosted services stop in reverse order: the proxy stops accepting before the scheduler stops the tasks.
+        builder.Services.AddSingleton<FleetController>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FleetController>());
+        builder.Services.AddSingleton<ProxyServer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyServer>());
+
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName).AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<EventSinks>();
+        app.Services.GetRequiredService<FlotillaMetrics>();
+        app.MapAdminApi();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}
+
+/// <summary>The admin API's bound address, known once Kestrel has started (port 0 resolved).</summary>
+internal sealed class AdminEndpoint
+{
+    public ListenOptions? Options { get; set; }
+
+    public string Url => "http://" + (Options?.IPEndPoint?.ToString() ?? "unbound");
+}

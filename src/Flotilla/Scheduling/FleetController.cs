@@ -1,0 +1,223 @@
+using System.Threading.Channels;
+using Flotilla.Core.Events;
+using Flotilla.Core.Fleet;
+using Flotilla.Core.Scheduling;
+using Flotilla.Core.Spec;
+using Flotilla.Health;
+using Flotilla.Hosting;
+using Flotilla.Runtime;
+
+namespace Flotilla.Scheduling;
+
+/// <summary>
+/// The scheduler's shell: one loop that owns the <see cref="FleetState"/>. It applies observations (a task started,
+/// exited, passed a check) and commands (scale, stop) in arrival order, asks <see cref="SchedulerDecider"/> what to do,
+/// does it, and publishes the new state and events. Being the only writer, it needs no locks.
+/// </summary>
+internal sealed partial class FleetController : BackgroundService
+{
+    private readonly Channel<FleetTransition> _inbox = Channel.CreateUnbounded<FleetTransition>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<string, TaskSupervisor> _supervisors = [];
+    private readonly List<Action> _afterPublish = [];
+    private readonly SpecDocument _spec;
+    private readonly StateDirectory _stateDirectory;
+    private readonly ITaskDriver _driver;
+    private readonly HttpHealthChecker _checker;
+    private readonly PortAllocator _ports;
+    private readonly EventLog _events;
+    private readonly FleetView _view;
+    private readonly TimeProvider _time;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<FleetController> _logger;
+    private FleetState _state;
+
+    public FleetController(
+        SpecDocument spec,
+        StateDirectory stateDirectory,
+        ITaskDriver driver,
+        HttpHealthChecker checker,
+        PortAllocator ports,
+        EventLog events,
+        FleetView view,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime,
+        ILogger<FleetController> logger)
+    {
+        _spec = spec;
+        _stateDirectory = stateDirectory;
+        _driver = driver;
+        _checker = checker;
+        _ports = ports;
+        _events = events;
+        _view = view;
+        _time = time;
+        _lifetime = lifetime;
+        _logger = logger;
+        _state = view.Current;
+    }
+
+    /// <summary>Sets a service's desired count; the error, if any, is for the caller.</summary>
+    public Task<string?> ScaleAsync(string service, int desired) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            var next = s.SetDesired(service, desired, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
+        });
+
+    /// <summary>Stops a task as a user asked ("stopped by user"); the scheduler then replaces it if desired says so.</summary>
+    public Task<string?> StopTaskAsync(string taskId) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            if (!s.Tasks.TryGetValue(taskId, out var task))
+            {
+                reply($"unknown task '{taskId}'");
+                return s;
+            }
+
+            if (!task.IsLive)
+            {
+                reply($"task {taskId} is already {task.State.ToString().ToLowerInvariant()}");
+                return s;
+            }
+
+            reply(null);
+            return s.StopRequested(taskId, StopReasons.User, _time.GetUtcNow(), ev);
+        });
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+
+        // The loop has ended, so the supervisors are ours alone now. Stop every task at once, each with its own
+        // service's stopTimeout; if the host's shutdown timeout runs out first, SIGKILL whatever is left.
+        var supervisors = _supervisors.Values.ToList();
+        LogStoppingAll(supervisors.Count);
+        try
+        {
+            await Task.WhenAll(supervisors.Select(s => s.StopAsync())).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            LogKillingAll();
+            supervisors.ForEach(s => s.Kill());
+        }
+
+        LogAllStopped();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Tasks start only once every listener and the admin API are bound, so that a port conflict stops
+        // Flotilla before it has started anything.
+        await WhenStartedAsync(stoppingToken);
+        DateTimeOffset? wakeAt = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var events = new List<FleetEvent>();
+            while (_inbox.Reader.TryRead(out var transition))
+            {
+                _state = transition(_state, events);
+            }
+
+            wakeAt = Reconcile(events);
+            _view.Publish(_state);
+            foreach (var e in events)
+            {
+                _events.Append(e);
+            }
+
+            _afterPublish.ForEach(reply => reply());
+            _afterPublish.Clear();
+
+            await WaitForWorkAsync(wakeAt, stoppingToken);
+        }
+    }
+
+    private void Post(FleetTransition transition) => _inbox.Writer.TryWrite(transition);
+
+    /// <summary>
+    /// Runs a command on the loop and answers once the state it produced is published, so that a caller who reads
+    /// right after the answer sees its own change.
+    /// </summary>
+    private Task<T> Ask<T>(Func<FleetState, List<FleetEvent>, Action<T>, FleetState> command)
+    {
+        var reply = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post((s, ev) => command(s, ev, value => _afterPublish.Add(() => reply.SetResult(value))));
+        return reply.Task;
+    }
+
+    /// <summary>Runs the decider for every service, carries out its actions and keeps the supervisors in line with the state.</summary>
+    private DateTimeOffset? Reconcile(List<FleetEvent> events)
+    {
+        var now = _time.GetUtcNow();
+        DateTimeOffset? wakeAt = null;
+        foreach (var name in _state.ServiceOrder)
+        {
+            var decision = SchedulerDecider.Decide(_state.Services[name], _state.TasksOf(name), now);
+            var started = new List<TaskRecord>();
+            _state = _state.ApplyDecision(name, decision, now, _ports.Allocate, events, started);
+            started.ForEach(Launch);
+            if (decision.WakeAt is { } at && (wakeAt is null || at < wakeAt))
+            {
+                wakeAt = at;
+            }
+        }
+
+        // Stopping is derived from the state, so that every path to Stopping (scale-in, health, user) stops the process.
+        foreach (var supervisor in _supervisors.Values.ToList())
+        {
+            var state = _state.Tasks.GetValueOrDefault(supervisor.TaskId)?.State;
+            if (state == TaskState.Stopping)
+            {
+                _ = supervisor.StopAsync();
+            }
+            else if (state is TaskState.Stopped or null)
+            {
+                _supervisors.Remove(supervisor.TaskId);
+                _ports.Release(supervisor.Port);
+            }
+        }
+
+        return wakeAt;
+    }
+
+    private void Launch(TaskRecord task)
+    {
+        var service = _state.Services[task.Service].Spec;
+        var launch = TaskLaunch.For(service, task, _spec.BaseDirectory, _stateDirectory.TaskLogFile(task.Id));
+        var supervisor = new TaskSupervisor(task, launch, service, _driver, _checker, _time, Post);
+        _supervisors[task.Id] = supervisor;
+        supervisor.Start();
+    }
+
+    private async Task WaitForWorkAsync(DateTimeOffset? wakeAt, CancellationToken stoppingToken)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var work = _inbox.Reader.WaitToReadAsync(cancel.Token).AsTask();
+        var delay = wakeAt is { } at ? at - _time.GetUtcNow() : Timeout.InfiniteTimeSpan;
+        if (delay != Timeout.InfiniteTimeSpan && delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        await Task.WhenAny(work, Task.Delay(delay, _time, cancel.Token));
+        await cancel.CancelAsync();
+    }
+
+    private Task WhenStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _lifetime.ApplicationStarted.Register(started.SetResult);
+        return started.Task.WaitAsync(stoppingToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "stopping {Count} tasks")]
+    private partial void LogStoppingAll(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "shutdown timed out: sending SIGKILL to the tasks still running")]
+    private partial void LogKillingAll();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "all tasks stopped")]
+    private partial void LogAllStopped();
+}

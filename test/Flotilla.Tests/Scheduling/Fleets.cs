@@ -1,0 +1,79 @@
+using Flotilla.Core.Events;
+using Flotilla.Core.Fleet;
+using Flotilla.Core.Health;
+using Flotilla.Core.Scheduling;
+using Flotilla.Core.Spec;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Flotilla.Tests.Scheduling;
+
+/// <summary>Builds fleet states for decider tests: plain data on a fake clock.</summary>
+internal sealed class Fleets
+{
+    private int _nextPort = 40_000;
+
+    public Fleets(params ServiceSpec[] services)
+    {
+        State = FleetState.FromSpec(new FlotillaSpec { Services = [.. services] });
+    }
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
+
+    public FleetState State { get; set; }
+
+    public List<FleetEvent> Events { get; } = [];
+
+    public DateTimeOffset Now => Time.GetUtcNow();
+
+    public static ServiceSpec Service(string name = "shop", int desired = 3) => new()
+    {
+        Name = name,
+        Command = ["app"],
+        Desired = desired,
+        Health = new HealthCheckSpec
+        {
+            Interval = TimeSpan.FromSeconds(1),
+            Timeout = TimeSpan.FromMilliseconds(500),
+            HealthyThreshold = 2,
+            UnhealthyThreshold = 3,
+            GracePeriod = TimeSpan.FromSeconds(5),
+        },
+    };
+
+    public IEnumerable<TaskRecord> Tasks(string service = "shop") => State.TasksOf(service).OrderBy(t => t.Sequence);
+
+    public TaskRecord Task(string id) => State.Tasks[id];
+
+    /// <summary>One turn of the scheduler loop's pure part: decide and apply. Returns the decision and the tasks it started.</summary>
+    public (SchedulerDecision Decision, List<TaskRecord> Started) Reconcile(string service = "shop")
+    {
+        var decision = SchedulerDecider.Decide(State.Services[service], State.TasksOf(service), Now);
+        var started = new List<TaskRecord>();
+        State = State.ApplyDecision(service, decision, Now, () => _nextPort++, Events, started);
+        return (decision, started);
+    }
+
+    public string Start(string service = "shop")
+    {
+        State = State.AddTask(service, _nextPort++, Now, out var task);
+        State = State.TaskStarted(task.Id, 1000 + (int)task.Sequence, Now, Events);
+        return task.Id;
+    }
+
+    public void Started(string id) => State = State.TaskStarted(id, 1000 + (int)Task(id).Sequence, Now, Events);
+
+    public void Check(string id, bool passed) =>
+        State = State.HealthChecked(id, passed ? HealthCheckResult.Pass : HealthCheckResult.Fail("HTTP 503"), Now, Events);
+
+    public string StartHealthy(string service = "shop")
+    {
+        var id = Start(service);
+        Check(id, true);
+        Check(id, true);
+        return id;
+    }
+
+    public void Exit(string id, int code) => State = State.TaskExited(id, code, Now, Events);
+
+    public void Advance(TimeSpan by) => Time.Advance(by);
+}
