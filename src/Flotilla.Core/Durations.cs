@@ -82,7 +82,7 @@ public static class Durations
             return "-" + Format(value.Negate());
         }
 
-        if (value.Ticks % TimeSpan.TicksPerSecond != 0 && value < TimeSpan.FromMinutes(1))
+        if (value < TimeSpan.FromSeconds(1))
         {
             return value.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) + "ms";
         }

@@ -107,7 +107,7 @@ public sealed record FleetState
 
     /// <summary>
     /// The task's process ended. A stop Flotilla asked for keeps its reason; anything else is an unplanned exit, and one
-    /// within <see cref="LaunchBackoff.QuickExitWindow"/> of start is a failed launch that backs the service off.
+    /// within <see cref="LaunchBackoff.QuickExitWindow"/> of start is a failed start that backs the service off.
     /// </summary>
     public FleetState TaskExited(string id, int exitCode, DateTimeOffset now, ICollection<FleetEvent> events)
     {
@@ -266,7 +266,7 @@ public sealed record FleetState
         events.Add(new FleetEvent(
             now,
             EventReasons.BackingOff,
-            $"service {service} is backing off: {backoff.ConsecutiveFailures} failed launch{(backoff.ConsecutiveFailures == 1 ? "" : "es")} in a row; next launch in {Durations.Format(backoff.NotBefore - now)}",
+            $"service {service} is backing off: {backoff.ConsecutiveFailures} failed start{(backoff.ConsecutiveFailures == 1 ? "" : "s")} in a row; next start in {Durations.Format(backoff.NotBefore - now)}",
             service));
         return WithService(svc with { Backoff = backoff, Steady = false });
     }

@@ -7,7 +7,7 @@ namespace Flotilla.Core.Scheduling;
 /// </summary>
 public sealed record LaunchBackoff(int ConsecutiveFailures, DateTimeOffset NotBefore)
 {
-    /// <summary>An unplanned exit this soon after start counts as a failed launch.</summary>
+    /// <summary>An unplanned exit this soon after start counts as a failed start.</summary>
     public static readonly TimeSpan QuickExitWindow = TimeSpan.FromSeconds(10);
 
     public static readonly TimeSpan InitialDelay = TimeSpan.FromSeconds(1);

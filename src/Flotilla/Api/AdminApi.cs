@@ -158,7 +158,8 @@ internal static class AdminApi
         }
         catch (JsonException e)
         {
-            return (0, $"{Shape} ({e.Message.Split(" Path:")[0]})");
+            // System.Text.Json's own messages name .NET types; say instead where the body went wrong.
+            return (0, e.Path is { Length: > 2 } path ? $"{Shape} ({path[2..]} has the wrong type)" : $"{Shape} (not valid JSON)");
         }
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Flotilla.Hosting;
+using Flotilla.Runtime;
 
 namespace Flotilla.Cli;
 
@@ -109,6 +110,11 @@ internal sealed class AdminClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// A <c>.flotilla/admin.json</c> in the current directory or a parent (like git finds <c>.git</c>); failing that, the
+    /// one of a running Flotilla in a directory just below (so that <c>flotilla ps</c> at a repository's root finds the
+    /// fleet of <c>samples/flotilla.yaml</c>). Several running ones below is an error that names them.
+    /// </summary>
     private static string? FindAdminFile()
     {
         for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
@@ -120,6 +126,12 @@ internal sealed class AdminClient : IDisposable
             }
         }
 
-        return null;
+        var running = Directory.EnumerateDirectories(Environment.CurrentDirectory)
+            .Select(dir => Path.Combine(dir, StateDirectory.DefaultName, StateDirectory.AdminFileName))
+            .Where(file => StateDirectory.ReadAdminInfo(file) is { } info && ProcessTable.IsAlive(info.Pid))
+            .ToList();
+        return running.Count <= 1
+            ? running.SingleOrDefault()
+            : throw new CliException($"several Flotillas are running here; pick one with --state-dir: {string.Join(", ", running.Select(Path.GetDirectoryName))}");
     }
 }

@@ -89,7 +89,7 @@ internal static class CliCommands
                 ["ID", "SERVICE", "REV", "STATE", "HEALTH", "PORT", "PID", "AGE", "STOPPED REASON"],
                 tasks.Select(t => (IReadOnlyList<string>)
                 [
-                    t.Id, t.Service, Output.Number(t.Revision), t.State, t.Health, Output.Number(t.Port), Output.Number(t.Pid),
+                    t.Id, t.Service, Output.Number(t.Revision), t.State, t.State == "stopped" ? "-" : t.Health, Output.Number(t.Port), Output.Number(t.Pid),
                     Output.Age(t.CreatedAt, now), t.StoppedReason ?? "",
                 ]));
         }));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flotilla.Api;
+using Flotilla.Runtime;
 
 namespace Flotilla.Hosting;
 
@@ -53,7 +54,7 @@ internal sealed class StateDirectory(string path)
     public AdminInfo? FindRunningInstance()
     {
         var info = ReadAdminInfo(AdminFile);
-        return info is not null && info.Pid != Environment.ProcessId && IsAlive(info.Pid) ? info : null;
+        return info is not null && info.Pid != Environment.ProcessId && ProcessTable.IsAlive(info.Pid) ? info : null;
     }
 
     /// <summary>Writes admin.json readable by the owner only, from the first byte (it holds the token), and atomically.</summary>
@@ -87,20 +88,6 @@ internal sealed class StateDirectory(string path)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             return null;
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        // A zombie has a /proc entry but is dead; its state letter is the field after the parenthesised name.
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault() is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
         }
     }
 }

@@ -78,7 +78,7 @@ public sealed class FleetStateTests
         var backoff = fleet.State.Services["shop"].Backoff;
         Assert.Equal(1, backoff.ConsecutiveFailures);
         Assert.Equal(fleet.Now + TimeSpan.FromSeconds(1), backoff.NotBefore);
-        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.BackingOff && e.Message == "service shop is backing off: 1 failed launch in a row; next launch in 1s");
+        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.BackingOff && e.Message == "service shop is backing off: 1 failed start in a row; next start in 1s");
     }
 
     [Fact]

@@ -33,6 +33,8 @@ public sealed class DurationsTests
     [InlineData(90_000, "1m30s")]
     [InlineData(3_600_000, "1h")]
     [InlineData(0, "0s")]
+    [InlineData(4_553, "4.553s")]
+    [InlineData(90_500, "1m30.5s")]
     public void Format_Duration_WritesItAsTheSpecWould(int ms, string expected) =>
         Assert.Equal(expected, Durations.Format(TimeSpan.FromMilliseconds(ms)));
 }

@@ -1,0 +1,139 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Flotilla.Api;
+using Flotilla.Runtime;
+using StateDir = Flotilla.Hosting.StateDirectory;
+
+namespace Flotilla.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A real <c>flotilla up</c> on a spec written into its own temporary directory, with every port dynamic (admin and
+/// listeners on port 0, read back from admin.json). Disposing stops Flotilla by PID, then SIGKILLs any task PID it
+/// ever reported that is somehow still alive, and removes the directory.
+/// </summary>
+internal sealed class FlotillaInstance : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly HashSet<int> _taskPids = [];
+
+    private FlotillaInstance(string directory, OwnedProcess process, AdminInfo admin)
+    {
+        Directory = directory;
+        Process = process;
+        Admin = admin;
+        Api = new HttpClient { BaseAddress = new Uri(admin.Url + "/api/v1/"), Timeout = TimeSpan.FromSeconds(30) };
+        Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", admin.Token);
+        Http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string Directory { get; }
+
+    public string StateDirectory => Path.Combine(Directory, StateDir.DefaultName);
+
+    public OwnedProcess Process { get; }
+
+    public AdminInfo Admin { get; }
+
+    /// <summary>The admin API under /api/v1, with the bearer token.</summary>
+    public HttpClient Api { get; }
+
+    /// <summary>A client with no credentials, for listeners and open endpoints.</summary>
+    public HttpClient Http { get; }
+
+    public static string NewDirectory()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "flotilla-it-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    /// <summary>Writes <paramref name="spec"/> to flotilla.yaml and runs <c>flotilla up</c> on it until admin.json appears.</summary>
+    public static async Task<FlotillaInstance> StartAsync(string spec)
+    {
+        var directory = NewDirectory();
+        await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, TestContext.Current.CancellationToken);
+        var process = await OwnedProcess.StartAsync(directory, Paths.FlotillaDll, "up", "flotilla.yaml");
+        var adminFile = Path.Combine(directory, StateDir.DefaultName, StateDir.AdminFileName);
+        try
+        {
+            await Eventually.Until(
+                () => Task.FromResult(process.Exited.IsCompleted || StateDir.ReadAdminInfo(adminFile)?.Pid == process.Pid),
+                ready => ready,
+                StartTimeout,
+                "flotilla up to write admin.json");
+            if (process.Exited.IsCompleted)
+            {
+                throw new InvalidOperationException($"flotilla up exited with code {process.Exited.Result}:\n{process.Output}");
+            }
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+
+        return new FlotillaInstance(directory, process, StateDir.ReadAdminInfo(adminFile)!);
+    }
+
+    public string Listener(string name = "web") => Admin.Listeners[name];
+
+    public async Task<List<TaskDto>> TasksAsync(string? service = null, string state = "all")
+    {
+        var query = $"tasks?state={state}" + (service is null ? "" : $"&service={service}");
+        var tasks = await Api.GetFromJsonAsync(query, FlotillaJson.Default.ListTaskDto, TestContext.Current.CancellationToken) ?? [];
+        lock (_taskPids)
+        {
+            _taskPids.UnionWith(tasks.Where(t => t.Pid is not null).Select(t => t.Pid!.Value));
+        }
+
+        return tasks;
+    }
+
+    public async Task<List<EventDto>> EventsAsync() =>
+        await Api.GetFromJsonAsync("events", FlotillaJson.Default.ListEventDto, TestContext.Current.CancellationToken) ?? [];
+
+    /// <summary>Waits until exactly <paramref name="count"/> live tasks of the service are running and healthy.</summary>
+    public Task<List<TaskDto>> WaitForHealthyAsync(string service, int count, TimeSpan? timeout = null) =>
+        Eventually.Until(
+            () => TasksAsync(service, "live"),
+            tasks => tasks.Count == count && tasks.All(t => t.State == "running" && t.Health == "healthy"),
+            timeout ?? StartTimeout,
+            $"{count} running, healthy tasks of {service} and no others");
+
+    /// <summary>Runs the flotilla CLI against this instance (found through its state directory).</summary>
+    public Task<(int ExitCode, string Output)> CliAsync(params string[] args) =>
+        OwnedProcess.RunAsync(Directory, TimeSpan.FromSeconds(60), [Paths.FlotillaDll, .. args, "--state-dir", StateDirectory]);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await TasksAsync();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            // Flotilla is already gone; the PIDs seen so far are all there is to check.
+        }
+
+        await Process.DisposeAsync();
+        lock (_taskPids)
+        {
+            foreach (var pid in _taskPids.Where(ProcessTable.IsAlive))
+            {
+                PosixSignals.SignalGroup(pid, PosixSignals.SigKill);
+            }
+        }
+
+        Api.Dispose();
+        Http.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A task may still be closing its log file; the temp directory is cleaned up with the machine.
+        }
+    }
+}

@@ -1,0 +1,30 @@
+namespace Flotilla.IntegrationTests.Infrastructure;
+
+/// <summary>Spec fragments for tests: every port dynamic, fast health checks, the sample service as the workload.</summary>
+internal static class Specs
+{
+    public const string Admin = "admin: { listen: 127.0.0.1:0 }";
+
+    /// <summary>A service running the sample Shop, checked every second (so healthy about 2s after it listens).</summary>
+    public static string Shop(string name, int desired, string loadBalancing = "round_robin", string gracePeriod = "10s", string stopTimeout = "5s") => $$"""
+          {{name}}:
+            command: ["dotnet", "{{Paths.ShopDll}}"]
+            env: { ASPNETCORE_URLS: "http://127.0.0.1:${PORT}" }
+            desired: {{desired}}
+            loadBalancing: {{loadBalancing}}
+            stopTimeout: {{stopTimeout}}
+            health: { path: /health, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3, gracePeriod: {{gracePeriod}} }
+        """;
+
+    /// <summary>One listener "web" on a dynamic port forwarding everything to <paramref name="service"/>.</summary>
+    public static string Web(string service) => $$"""
+        listeners:
+          - name: web
+            listen: 127.0.0.1:0
+            rules:
+              - service: {{service}}
+        """;
+
+    public static string Fleet(string listeners, params string[] services) =>
+        $"{Admin}\n{listeners}\nservices:\n{string.Join("\n", services)}\n";
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Flotilla.IntegrationTests.Infrastructure;
+using Flotilla.Runtime;
+
+namespace Flotilla.IntegrationTests;
+
+public sealed class LifecycleTests
+{
+    /// <summary>A task that ignores SIGTERM: it must be SIGKILLed after its stopTimeout.</summary>
+    private const string Stubborn = """
+          stubborn:
+            command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"]
+            desired: 1
+            stopTimeout: 1s
+            health: { gracePeriod: 1h }
+        """;
+
+    [Fact(Timeout = 120_000)]
+    public async Task Up_InvalidSpec_ExitsWithTwoAndPrintsEveryErrorWithItsLine_StartingNothing()
+    {
+        var directory = FlotillaInstance.NewDirectory();
+        await File.WriteAllTextAsync(Path.Combine(directory, "bad.yaml"), """
+            admin:
+              listen: 127.0.0.1:0
+            services:
+              shop:
+                command: ["dotnet", "Shop.dll"]
+                desired: 3
+                health:
+                  interval: 0s
+              orders:
+                command: ["dotnet", "Orders.dll"]
+                loadBalancing: fastest
+            """, TestContext.Current.CancellationToken);
+
+        var (code, output) = await OwnedProcess.RunAsync(directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "bad.yaml");
+
+        Assert.Equal(2, code);
+        Assert.Contains("bad.yaml:8 services.shop.health.interval: must be between 1s and 5m, got 0s", output);
+        Assert.Contains("bad.yaml:11 services.orders.loadBalancing: unknown algorithm 'fastest'; valid: round_robin, least_requests", output);
+        Assert.False(Directory.Exists(Path.Combine(directory, ".flotilla")), "no state directory for a spec that never ran");
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Up_ProgramMissing_ExitsWithTwoNamingTheCommand()
+    {
+        var directory = FlotillaInstance.NewDirectory();
+        await File.WriteAllTextAsync(
+            Path.Combine(directory, "flotilla.yaml"),
+            "services:\n  shop:\n    command: [\"no-such-program-xyz\"]\n",
+            TestContext.Current.CancellationToken);
+
+        var (code, output) = await OwnedProcess.RunAsync(directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "flotilla.yaml");
+
+        Assert.Equal(2, code);
+        Assert.Contains("flotilla.yaml:3 services.shop.command[0]: 'no-such-program-xyz' was not found on PATH", output);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Up_ListenerPortInUse_ExitsWithOneBeforeStartingAnyTask()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        var directory = FlotillaInstance.NewDirectory();
+        var spec = Specs.Fleet(Specs.Web("shop").Replace("127.0.0.1:0", $"127.0.0.1:{port}", StringComparison.Ordinal), Specs.Shop("shop", 2));
+        await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, TestContext.Current.CancellationToken);
+
+        var (code, output) = await OwnedProcess.RunAsync(directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "flotilla.yaml");
+
+        Assert.Equal(1, code);
+        Assert.Contains($"127.0.0.1:{port}", output);
+        Assert.Contains("address already in use", output);
+        Assert.Empty(Directory.GetFiles(Path.Combine(directory, ".flotilla", "logs")));
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Sigterm_StopsEveryTaskInOrderAndExitsZero()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2), Stubborn));
+        await flotilla.WaitForHealthyAsync("shop", 2);
+        var tasks = await Eventually.Until(
+            () => flotilla.TasksAsync(state: "running"),
+            t => t.Count == 3,
+            TimeSpan.FromSeconds(30),
+            "two shop tasks and the stubborn one running");
+
+        var (second, secondOutput) = await OwnedProcess.RunAsync(flotilla.Directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "flotilla.yaml");
+        Assert.Equal(1, second);
+        Assert.Contains($"another Flotilla (pid {flotilla.Process.Pid}", secondOutput);
+
+        flotilla.Process.Signal(PosixSignals.SigTerm);
+        var code = await flotilla.Process.Exited.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, code);
+        Assert.All(tasks, t => Assert.False(ProcessTable.IsAlive(t.Pid!.Value), $"{t.Id} (pid {t.Pid}) still alive"));
+        Assert.Contains("stopping 3 tasks", flotilla.Process.Output);
+        Assert.Contains("all tasks stopped", flotilla.Process.Output);
+        Assert.False(File.Exists(Path.Combine(flotilla.StateDirectory, "admin.json")), "admin.json removed on a clean exit");
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Sigkill_OfFlotilla_LeavesNoTaskAlive()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2), Stubborn));
+        await flotilla.WaitForHealthyAsync("shop", 2);
+        var tasks = await Eventually.Until(
+            () => flotilla.TasksAsync(state: "running"),
+            t => t.Count == 3,
+            TimeSpan.FromSeconds(30),
+            "two shop tasks and the stubborn one running");
+
+        flotilla.Process.Signal(PosixSignals.SigKill);
+        await flotilla.Process.Exited.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        await Eventually.Until(
+            () => tasks.All(t => !ProcessTable.IsAlive(t.Pid!.Value)),
+            TimeSpan.FromSeconds(10),
+            "every task process to die with Flotilla: " + string.Join(", ", tasks.Select(t => $"{t.Id}={t.Pid}")));
+    }
+}
