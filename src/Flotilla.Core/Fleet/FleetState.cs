@@ -180,6 +180,15 @@ public sealed record FleetState
         return WithTask(task with { State = TaskState.Stopping, StoppedReason = reason });
     }
 
+    /// <summary>A user asked to stop a task (<see cref="StopReasons.User"/>), or why it cannot be.</summary>
+    public FleetState StopByUser(string id, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = !Tasks.TryGetValue(id, out var task) ? $"unknown task '{id}'"
+            : !task.IsLive ? $"task {id} is already {task.State.ToString().ToLowerInvariant()}"
+            : null;
+        return error is null ? StopRequested(id, StopReasons.User, now, events) : this;
+    }
+
     /// <summary>Sets a service's desired count, or says why it cannot.</summary>
     public FleetState SetDesired(string service, int desired, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
     {

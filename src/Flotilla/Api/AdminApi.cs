@@ -97,13 +97,15 @@ internal static class AdminApi
 
         v1.MapPost("/tasks/{id}/stop", async (string id, FleetController controller, FleetView fleet) =>
         {
-            var error = await controller.StopTaskAsync(id).WaitAsync(CommandTimeout);
-            return error switch
+            if (!fleet.Current.Tasks.ContainsKey(id))
             {
-                null => Results.Ok(TaskDto.From(fleet.Current.Tasks[id])),
-                _ when error.StartsWith("unknown", StringComparison.Ordinal) => NotFound(error),
-                _ => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: error),
-            };
+                return NotFound($"unknown task '{id}'");
+            }
+
+            var error = await controller.StopTaskAsync(id).WaitAsync(CommandTimeout);
+            return error is null
+                ? Results.Ok(TaskDto.From(fleet.Current.Tasks[id]))
+                : Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: error);
         });
 
         v1.MapGet("/events", (string? since, string? service, int? limit, EventLog events, TimeProvider time) =>

@@ -6,10 +6,10 @@ namespace Flotilla.Cli;
 /// <summary>Human output for the CLI: plain, borderless, kubectl-like tables that also read well when piped to grep.</summary>
 internal static class Output
 {
-    private static readonly Lazy<IAnsiConsole> Console = new(() =>
+    private static readonly Lazy<IAnsiConsole> Ansi = new(() =>
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings());
-        if (System.Console.IsOutputRedirected)
+        if (Console.IsOutputRedirected)
         {
             // Piped output has no width; do not wrap table rows at Spectre's default of 80 columns.
             console.Profile.Width = 400;
@@ -31,11 +31,11 @@ internal static class Output
             table.AddRow(row.Select(cell => (Spectre.Console.Rendering.IRenderable)Colored(cell)).ToArray());
         }
 
-        Console.Value.Write(table);
+        Ansi.Value.Write(table);
     }
 
     /// <summary>Plain text, exactly as given: JSON and messages must not be wrapped or styled.</summary>
-    public static void Line(string text) => System.Console.Out.WriteLine(text);
+    public static void Line(string text) => Console.Out.WriteLine(text);
 
     /// <summary>"12s", "5m", "3h", "2d": how long ago, the way kubectl shows ages.</summary>
     public static string Age(DateTimeOffset? since, DateTimeOffset now)

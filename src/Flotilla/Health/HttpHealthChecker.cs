@@ -44,6 +44,11 @@ internal sealed class HttpHealthChecker(TimeProvider time) : IDisposable
         {
             return HealthCheckResult.Fail(Describe(e));
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever went wrong, it is a failed check, not the end of checking: the loop must go on.
+            return HealthCheckResult.Fail(e.Message);
+        }
     }
 
     /// <summary>Checks every <c>health.interval</c>, the first one interval after the call, until cancelled.</summary>

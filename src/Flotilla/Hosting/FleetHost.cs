@@ -104,6 +104,14 @@ internal static class FleetHost
 
         await app.WaitForShutdownAsync();
         state.DeleteAdminInfo();
+
+        // The host stops itself when the scheduler's loop dies; that is a failure, however orderly the stop.
+        if (app.Services.GetRequiredService<FleetController>().ExecuteTask is { IsFaulted: true } failed)
+        {
+            error.WriteLine($"flotilla stopped because its scheduler failed: {failed.Exception.GetBaseException()}");
+            return ExitFailure;
+        }
+
         return ExitOk;
     }
 

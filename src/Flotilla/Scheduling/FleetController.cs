@@ -69,20 +69,9 @@ internal sealed partial class FleetController : BackgroundService
     public Task<string?> StopTaskAsync(string taskId) =>
         Ask<string?>((s, ev, reply) =>
         {
-            if (!s.Tasks.TryGetValue(taskId, out var task))
-            {
-                reply($"unknown task '{taskId}'");
-                return s;
-            }
-
-            if (!task.IsLive)
-            {
-                reply($"task {taskId} is already {task.State.ToString().ToLowerInvariant()}");
-                return s;
-            }
-
-            reply(null);
-            return s.StopRequested(taskId, StopReasons.User, _time.GetUtcNow(), ev);
+            var next = s.StopByUser(taskId, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
         });
 
     public override async Task StopAsync(CancellationToken cancellationToken)

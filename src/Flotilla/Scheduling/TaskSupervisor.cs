@@ -70,7 +70,7 @@ internal sealed class TaskSupervisor(
         var exitCode = await handle.Exited;
         var exitedAt = time.GetUtcNow();
         await _checks.CancelAsync();
-        await checks;
+        await checks.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         post((s, ev) => s.TaskExited(task.Id, exitCode, exitedAt, ev));
     }
 

@@ -148,6 +148,36 @@ public sealed class FleetStateTests
         Assert.Same(before, fleet.Task(id));
     }
 
+    [Fact]
+    public void StopByUser_LiveTask_StopsItWithTheUserReason()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+
+        fleet.State = fleet.State.StopByUser(id, fleet.Now, fleet.Events, out var error);
+
+        Assert.Null(error);
+        Assert.Equal(TaskState.Stopping, fleet.Task(id).State);
+        Assert.Equal(StopReasons.User, fleet.Task(id).StoppedReason);
+    }
+
+    [Fact]
+    public void StopByUser_StoppedOrUnknownTask_ExplainsAndChangesNothing()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.Start();
+        fleet.Advance(TimeSpan.FromSeconds(30));
+        fleet.Exit(id, 0);
+
+        var afterStopped = fleet.State.StopByUser(id, fleet.Now, fleet.Events, out var stoppedError);
+        var afterUnknown = fleet.State.StopByUser("shop-99", fleet.Now, fleet.Events, out var unknownError);
+
+        Assert.Same(fleet.State, afterStopped);
+        Assert.Same(fleet.State, afterUnknown);
+        Assert.Equal($"task {id} is already stopped", stoppedError);
+        Assert.Equal("unknown task 'shop-99'", unknownError);
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(101)]
