@@ -16,6 +16,27 @@ public sealed class LifecycleTests
             health: { gracePeriod: 1h }
         """;
 
+    /// <summary>Two healthy shop tasks and one that ignores SIGTERM, all running.</summary>
+    private static async Task<(FlotillaInstance Flotilla, List<Api.TaskDto> Tasks)> StartWithStubbornTaskAsync()
+    {
+        var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2), Stubborn));
+        try
+        {
+            await flotilla.WaitForHealthyAsync("shop", 2);
+            var tasks = await Eventually.Until(
+                () => flotilla.TasksAsync(state: "running"),
+                t => t.Count == 3,
+                TimeSpan.FromSeconds(30),
+                "two shop tasks and the stubborn one running");
+            return (flotilla, tasks);
+        }
+        catch
+        {
+            await flotilla.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Up_InvalidSpec_ExitsWithTwoAndPrintsEveryErrorWithItsLine_StartingNothing()
     {
@@ -81,13 +102,8 @@ public sealed class LifecycleTests
     [Fact(Timeout = 180_000)]
     public async Task Sigterm_StopsEveryTaskInOrderAndExitsZero()
     {
-        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2), Stubborn));
-        await flotilla.WaitForHealthyAsync("shop", 2);
-        var tasks = await Eventually.Until(
-            () => flotilla.TasksAsync(state: "running"),
-            t => t.Count == 3,
-            TimeSpan.FromSeconds(30),
-            "two shop tasks and the stubborn one running");
+        var (flotilla, tasks) = await StartWithStubbornTaskAsync();
+        await using var _ = flotilla;
 
         var (second, secondOutput) = await OwnedProcess.RunAsync(flotilla.Directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "flotilla.yaml");
         Assert.Equal(1, second);
@@ -106,13 +122,8 @@ public sealed class LifecycleTests
     [Fact(Timeout = 180_000)]
     public async Task Sigkill_OfFlotilla_LeavesNoTaskAlive()
     {
-        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2), Stubborn));
-        await flotilla.WaitForHealthyAsync("shop", 2);
-        var tasks = await Eventually.Until(
-            () => flotilla.TasksAsync(state: "running"),
-            t => t.Count == 3,
-            TimeSpan.FromSeconds(30),
-            "two shop tasks and the stubborn one running");
+        var (flotilla, tasks) = await StartWithStubbornTaskAsync();
+        await using var _ = flotilla;
 
         flotilla.Process.Signal(PosixSignals.SigKill);
         await flotilla.Process.Exited.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
