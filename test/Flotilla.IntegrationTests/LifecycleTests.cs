@@ -59,7 +59,7 @@ public sealed class LifecycleTests
 
         Assert.Equal(2, code);
         Assert.Contains("bad.yaml:8 services.shop.health.interval: must be between 1s and 5m, got 0s", output);
-        Assert.Contains("bad.yaml:11 services.orders.loadBalancing: unknown algorithm 'fastest'; valid: round_robin, least_requests", output);
+        Assert.Contains("bad.yaml:11 services.orders.loadBalancing.algorithm: unknown algorithm 'fastest'; valid: round_robin, weighted_round_robin, least_requests, power_of_two, random, ip_hash, consistent_hash, least_response_time", output);
         Assert.False(Directory.Exists(Path.Combine(directory, ".flotilla")), "no state directory for a spec that never ran");
         Directory.Delete(directory, recursive: true);
     }

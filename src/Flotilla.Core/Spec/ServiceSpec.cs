@@ -1,6 +1,4 @@
 using System.Collections.Immutable;
-using Flotilla.Core.LoadBalancing;
-
 namespace Flotilla.Core.Spec;
 
 /// <summary>A service: what to run, how many, and how to tell that a task of it is healthy.</summary>
@@ -30,8 +28,8 @@ public sealed record ServiceSpec
     /// <summary>How many tasks to keep running. Default 1; 0 to <see cref="MaxDesired"/>.</summary>
     public int Desired { get; init; } = 1;
 
-    /// <summary>How the load balancer picks a healthy task for each request. Default <c>round_robin</c>; see <see cref="LoadBalancingNames"/>.</summary>
-    public string LoadBalancing { get; init; } = LoadBalancingNames.RoundRobin;
+    /// <summary>How the load balancer picks a healthy task for each request. Default <c>round_robin</c>.</summary>
+    public LoadBalancingSpec LoadBalancing { get; init; } = new();
 
     /// <summary>
     /// How long a task has to exit after SIGTERM before it gets SIGKILL. Default 10s, 0s to 120s (ECS's <c>stopTimeout</c>

@@ -138,9 +138,34 @@ public static class SpecLoader
             Env = map.StringMap("env") ?? service.Env,
             WorkingDirectory = map.String("workingDirectory") ?? service.WorkingDirectory,
             Desired = map.Int("desired") ?? service.Desired,
-            LoadBalancing = map.String("loadBalancing") ?? service.LoadBalancing,
+            LoadBalancing = ReadLoadBalancing(fields, map["loadBalancing"], map.PathOf("loadBalancing")),
             StopTimeout = map.Duration("stopTimeout") ?? service.StopTimeout,
             Health = ReadHealth(fields, map["health"], map.PathOf("health")),
+        };
+    }
+
+    /// <summary><c>loadBalancing: least_requests</c>, or a mapping with the algorithm and its options.</summary>
+    private static LoadBalancingSpec ReadLoadBalancing(YamlFields fields, YamlNode? node, string path)
+    {
+        var spec = new LoadBalancingSpec();
+        if (node is YamlScalarNode)
+        {
+            fields.Alias($"{path}.algorithm", node);
+            return fields.String(node, path) is { } algorithm ? spec with { Algorithm = algorithm } : spec;
+        }
+
+        var map = fields.Map(node, path, "algorithm", "hashOn", "virtualNodes", "boundedLoad");
+        if (map is null)
+        {
+            return spec;
+        }
+
+        return spec with
+        {
+            Algorithm = map.String("algorithm") ?? spec.Algorithm,
+            HashOn = map.String("hashOn") ?? spec.HashOn,
+            VirtualNodes = map.Int("virtualNodes") ?? spec.VirtualNodes,
+            BoundedLoad = map.Double("boundedLoad"),
         };
     }
 

@@ -139,10 +139,7 @@ internal static partial class SpecValidator
 
         CheckRange($"{path}.desired", service.Desired, 0, ServiceSpec.MaxDesired, errors);
 
-        if (!LoadBalancingNames.All.Contains(service.LoadBalancing))
-        {
-            errors.Add(($"{path}.loadBalancing", $"unknown algorithm '{service.LoadBalancing}'; valid: {string.Join(", ", LoadBalancingNames.All)}"));
-        }
+        ValidateLoadBalancing(service.LoadBalancing, $"{path}.loadBalancing", errors);
 
         CheckRange($"{path}.stopTimeout", service.StopTimeout, TimeSpan.Zero, MaxStopTimeout, errors);
 
@@ -163,6 +160,32 @@ internal static partial class SpecValidator
         CheckRange($"{healthPath}.healthyThreshold", health.HealthyThreshold, 1, 10, errors);
         CheckRange($"{healthPath}.unhealthyThreshold", health.UnhealthyThreshold, 1, 10, errors);
         CheckRange($"{healthPath}.gracePeriod", health.GracePeriod, TimeSpan.Zero, TimeSpan.FromHours(1), errors);
+    }
+
+    private static void ValidateLoadBalancing(LoadBalancingSpec lb, string path, List<(string, string)> errors)
+    {
+        if (!LoadBalancingNames.All.Contains(lb.Algorithm))
+        {
+            errors.Add(($"{path}.algorithm", $"unknown algorithm '{lb.Algorithm}'; valid: {string.Join(", ", LoadBalancingNames.All)}"));
+        }
+
+        if (lb.HashOn != LoadBalancingSpec.HashOnClientIp && !HashOnPattern().IsMatch(lb.HashOn))
+        {
+            errors.Add(($"{path}.hashOn", $"must be client_ip, header:NAME or cookie:NAME, got '{lb.HashOn}'"));
+        }
+
+        CheckRange($"{path}.virtualNodes", lb.VirtualNodes, 1, 1000, errors);
+        if (lb.BoundedLoad is < 1.01 or > 10)
+        {
+            errors.Add(($"{path}.boundedLoad", $"must be between 1.01 and 10, got {lb.BoundedLoad}"));
+        }
+
+        var defaults = new LoadBalancingSpec();
+        var hashOptions = lb.HashOn != defaults.HashOn || lb.VirtualNodes != defaults.VirtualNodes || lb.BoundedLoad is not null;
+        if (hashOptions && lb.Algorithm != LoadBalancingNames.ConsistentHash && LoadBalancingNames.All.Contains(lb.Algorithm))
+        {
+            errors.Add((path, $"hashOn, virtualNodes and boundedLoad apply only to consistent_hash, not {lb.Algorithm}"));
+        }
     }
 
     private static void CheckTemplate(string template, string path, List<(string, string)> errors)
@@ -191,6 +214,9 @@ internal static partial class SpecValidator
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,62}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^(header|cookie):[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
+    private static partial Regex HashOnPattern();
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
     private static partial Regex EnvNamePattern();

@@ -124,6 +124,26 @@ internal sealed class YamlFields
         return null;
     }
 
+    public double? Double(YamlNode? node, string path)
+    {
+        var text = String(node, path);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (double.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        Error(path, node, $"must be a number, got '{text}'");
+        return null;
+    }
+
+    /// <summary>Records that a path's value is at <paramref name="node"/>, for fields written in a short form.</summary>
+    public void Alias(string path, YamlNode node) => Remember(path, node);
+
     public TimeSpan? Duration(YamlNode? node, string path)
     {
         var text = String(node, path);
@@ -267,6 +287,8 @@ internal sealed class YamlFields
         public int? Int(string key) => _fields.Int(this[key], PathOf(key));
 
         public TimeSpan? Duration(string key) => _fields.Duration(this[key], PathOf(key));
+
+        public double? Double(string key) => _fields.Double(this[key], PathOf(key));
 
         public ListenAddress? Address(string key) => _fields.Address(this[key], PathOf(key));
 

@@ -75,7 +75,7 @@ internal sealed record ServiceDto(
             tasks.Count(t => t.State == TaskState.Running),
             tasks.Count(t => t.IsInService),
             backingOff ? "backing off" : service.Steady ? "steady" : "converging",
-            spec.LoadBalancing,
+            spec.LoadBalancing.Algorithm,
             backingOff ? service.Backoff.NotBefore : null,
             spec.Command,
             spec.Env.Keys.ToList(),

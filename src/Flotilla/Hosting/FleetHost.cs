@@ -4,6 +4,7 @@ using Flotilla.Core.Fleet;
 using Flotilla.Core.Spec;
 using Flotilla.Health;
 using Flotilla.Proxy;
+using Flotilla.Proxy.Targets;
 using Flotilla.Runtime;
 using Flotilla.Scheduling;
 using Flotilla.Telemetry;
@@ -166,6 +167,7 @@ internal static class FleetHost
         // Hosted services stop in reverse order: the proxy stops accepting before the scheduler stops the tasks.
         builder.Services.AddSingleton<FleetController>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FleetController>());
+        builder.Services.AddSingleton<TargetGroups>();
         builder.Services.AddSingleton<ProxyServer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyServer>());
 

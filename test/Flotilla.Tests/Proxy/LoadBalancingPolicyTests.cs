@@ -1,9 +1,8 @@
 using Flotilla.Core.LoadBalancing;
+using Flotilla.Core.Spec;
 using Flotilla.Proxy.LoadBalancing;
+using Flotilla.Proxy.Targets;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Yarp.ReverseProxy.LoadBalancing;
-using Yarp.ReverseProxy.Model;
 
 namespace Flotilla.Tests.Proxy;
 
@@ -11,59 +10,37 @@ public sealed class LoadBalancingPolicyTests
 {
     private static readonly HttpContext Context = new DefaultHttpContext();
 
-    private static List<DestinationState> Destinations(params int[] inFlight) =>
-        inFlight.Select((n, i) => new DestinationState($"t{i}") { ConcurrentRequestCount = n }).ToList();
-
-    private static List<string> Pick(ILoadBalancingPolicy policy, ClusterState cluster, List<DestinationState> destinations, int times) =>
-        Enumerable.Range(0, times).Select(_ => policy.PickDestination(Context, cluster, destinations)!.DestinationId).ToList();
+    private static List<string> Pick(ILoadBalancingPolicy policy, TargetSet targets, int times, long timestamp = 0) =>
+        Enumerable.Range(0, times).Select(_ => policy.Pick(Context, targets, timestamp).TaskId).ToList();
 
     [Fact]
-    public void Registration_EveryNameInTheSpec_HasExactlyOnePolicy()
+    public void Registry_EveryNameInTheSpec_CreatesAPolicyOfThatName()
     {
-        using var provider = new ServiceCollection().AddFlotillaLoadBalancing().BuildServiceProvider();
+        Assert.Equal(LoadBalancingNames.All.Order(), LoadBalancingPolicies.Names.Order());
+        Assert.All(LoadBalancingNames.All, name =>
+            Assert.Equal(name, LoadBalancingPolicies.Create(new LoadBalancingSpec { Algorithm = name }, new Random(1)).Name));
+    }
 
-        var names = provider.GetServices<ILoadBalancingPolicy>().Select(p => p.Name).Order().ToList();
+    [Fact]
+    public void Registry_UnknownName_ListsTheValidOnes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => LoadBalancingPolicies.Create(new LoadBalancingSpec { Algorithm = "fastest" }, new Random(1)));
 
-        Assert.Equal(LoadBalancingNames.All.Order(), names);
+        Assert.StartsWith("unknown load-balancing algorithm 'fastest'; valid: round_robin, ", error.Message);
     }
 
     [Fact]
     public void RoundRobin_Picks_EachTargetInTurn()
     {
-        var picks = Pick(new RoundRobinPolicy(), new ClusterState("shop"), Destinations(0, 0, 0), 6);
+        var picks = Pick(new RoundRobinPolicy(), Targets.Idle(Targets.Time(), 3), 6);
 
         Assert.Equal(["t0", "t1", "t2", "t0", "t1", "t2"], picks);
     }
 
     [Fact]
-    public void RoundRobin_TwoServicesInterleaved_EachStillRotatesThroughAllItsTargets()
-    {
-        var policy = new RoundRobinPolicy();
-        var shop = new ClusterState("shop");
-        var orders = new ClusterState("orders");
-        var destinations = Destinations(0, 0);
-
-        var shopPicks = new List<string>();
-        for (var i = 0; i < 4; i++)
-        {
-            shopPicks.Add(policy.PickDestination(Context, shop, destinations)!.DestinationId);
-            policy.PickDestination(Context, orders, destinations);
-        }
-
-        Assert.Equal(["t0", "t1", "t0", "t1"], shopPicks);
-    }
-
-    [Fact]
-    public void AnyPolicy_NoTargets_PicksNone()
-    {
-        Assert.Null(new RoundRobinPolicy().PickDestination(Context, new ClusterState("c"), []));
-        Assert.Null(new LeastRequestsPolicy().PickDestination(Context, new ClusterState("c"), []));
-    }
-
-    [Fact]
     public void LeastRequests_Picks_TheTargetWithFewestInFlight()
     {
-        var picks = Pick(new LeastRequestsPolicy(), new ClusterState("shop"), Destinations(4, 1, 3), 5);
+        var picks = Pick(new LeastRequestsPolicy(), Targets.WithInFlight(Targets.Time(), 4, 1, 3), 5);
 
         Assert.All(picks, p => Assert.Equal("t1", p));
     }
@@ -71,7 +48,7 @@ public sealed class LoadBalancingPolicyTests
     [Fact]
     public void LeastRequests_Ties_AreSpreadRoundRobin()
     {
-        var picks = Pick(new LeastRequestsPolicy(), new ClusterState("shop"), Destinations(0, 0, 0), 30);
+        var picks = Pick(new LeastRequestsPolicy(), Targets.Idle(Targets.Time(), 3), 30);
 
         Assert.All(picks.GroupBy(p => p), g => Assert.Equal(10, g.Count()));
     }
@@ -79,7 +56,7 @@ public sealed class LoadBalancingPolicyTests
     [Fact]
     public void LeastRequests_TieAmongSomeTargets_NeverPicksABusierOne()
     {
-        var picks = Pick(new LeastRequestsPolicy(), new ClusterState("shop"), Destinations(2, 1, 5, 1), 20);
+        var picks = Pick(new LeastRequestsPolicy(), Targets.WithInFlight(Targets.Time(), 2, 1, 5, 1), 20);
 
         Assert.Equal(["t1", "t3"], picks.Distinct().Order());
     }

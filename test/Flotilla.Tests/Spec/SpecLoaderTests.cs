@@ -28,7 +28,7 @@ public sealed class SpecLoaderTests
         Assert.Equal("shop", shop.Name);
         Assert.Equal(["dotnet", "Shop.dll"], shop.Command);
         Assert.Equal(1, shop.Desired);
-        Assert.Equal(LoadBalancingNames.RoundRobin, shop.LoadBalancing);
+        Assert.Equal(new LoadBalancingSpec(), shop.LoadBalancing);
         Assert.Equal(TimeSpan.FromSeconds(10), shop.StopTimeout);
         Assert.Equal(".", shop.WorkingDirectory);
         Assert.Equal(new HealthCheckSpec(), shop.Health);
@@ -77,6 +77,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(new RuleSpec { Path = "/", Service = "shop" }, web.Rules[1]);
         Assert.Equal(["shop", "orders"], spec.Services.Select(s => s.Name));
         var shop = spec.Services[0];
+        Assert.Equal(LoadBalancingNames.LeastRequests, shop.LoadBalancing.Algorithm);
         Assert.Equal("http://127.0.0.1:${PORT}", shop.Env["ASPNETCORE_URLS"]);
         Assert.Equal("shop", shop.WorkingDirectory);
         Assert.Equal(3, shop.Desired);
@@ -149,7 +150,7 @@ public sealed class SpecLoaderTests
                 "f.yaml:4 listeners[0].name: must be lower-case letters, digits and '-', starting with a letter, got 'Web'",
                 "f.yaml:8 listeners[0].rules[0].service: unknown service 'payments'; services: orders, shop",
                 "f.yaml:12 services.shop.desired: must be between 0 and 100, got -1",
-                "f.yaml:13 services.shop.loadBalancing: unknown algorithm 'fastest'; valid: round_robin, least_requests",
+                "f.yaml:13 services.shop.loadBalancing.algorithm: unknown algorithm 'fastest'; valid: round_robin, weighted_round_robin, least_requests, power_of_two, random, ip_hash, consistent_hash, least_response_time",
                 "f.yaml:14 services.shop.stopTimeout: must be a duration such as 250ms, 5s, 2m or 1h, got '5'",
                 "f.yaml:16 services.shop.health.healthyTreshold: unknown field; did you mean 'healthyThreshold'?",
                 "f.yaml:17 services.orders.command: is required, e.g. [\"dotnet\", \"app.dll\"]",
@@ -212,6 +213,33 @@ public sealed class SpecLoaderTests
 
         var error = Assert.Single(result.Errors);
         Assert.Contains(expected, $"{error.Path}: {error.Message}");
+    }
+
+    [Fact]
+    public void Load_LoadBalancingAsAMapping_ReadsTheAlgorithmAndItsOptions()
+    {
+        var result = Load("services:\n  shop:\n    command: [app]\n    loadBalancing: { algorithm: consistent_hash, hashOn: \"header:X-User\", virtualNodes: 100, boundedLoad: 1.25 }\n");
+
+        Assert.True(result.IsValid, Errors(result));
+        Assert.Equal(
+            new LoadBalancingSpec { Algorithm = LoadBalancingNames.ConsistentHash, HashOn = "header:X-User", VirtualNodes = 100, BoundedLoad = 1.25 },
+            result.Document!.Spec.Services[0].LoadBalancing);
+    }
+
+    [Theory]
+    [InlineData("loadBalancing: { algorithm: consistent_hash, hashOn: body }", "services.shop.loadBalancing.hashOn: must be client_ip, header:NAME or cookie:NAME, got 'body'")]
+    [InlineData("loadBalancing: { algorithm: consistent_hash, virtualNodes: 0 }", "services.shop.loadBalancing.virtualNodes: must be between 1 and 1000, got 0")]
+    [InlineData("loadBalancing: { algorithm: consistent_hash, boundedLoad: 1 }", "services.shop.loadBalancing.boundedLoad: must be between 1.01 and 10, got 1")]
+    [InlineData("loadBalancing: { algorithm: random, hashOn: \"cookie:id\" }", "services.shop.loadBalancing: hashOn, virtualNodes and boundedLoad apply only to consistent_hash, not random")]
+    [InlineData("loadBalancing: { algorithm: random, weight: 2 }", "services.shop.loadBalancing.weight: unknown field")]
+    [InlineData("loadBalancing: fastest", "services.shop.loadBalancing.algorithm: unknown algorithm 'fastest'")]
+    public void Load_BadLoadBalancing_ReportsIt(string field, string expected)
+    {
+        var result = Load($"services:\n  shop:\n    command: [app]\n    {field}\n");
+
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith(expected, $"{error.Path}: {error.Message}");
+        Assert.Equal(4, error.Line);
     }
 
     [Theory]

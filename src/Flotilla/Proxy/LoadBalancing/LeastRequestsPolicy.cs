@@ -1,39 +1,32 @@
 using Flotilla.Core.LoadBalancing;
-using Yarp.ReverseProxy.LoadBalancing;
-using Yarp.ReverseProxy.Model;
+using Flotilla.Proxy.Targets;
 
 namespace Flotilla.Proxy.LoadBalancing;
 
 /// <summary>
-/// <c>least_requests</c>: the healthy task with the fewest requests in flight. The scan starts at a rotating offset, so
+/// <c>least_requests</c>: the eligible task with the fewest requests in flight. The scan starts at a rotating offset, so
 /// ties — the normal case under light load, when every task has 0 in flight — go round-robin instead of always to the
 /// first task.
 /// </summary>
 internal sealed class LeastRequestsPolicy : ILoadBalancingPolicy
 {
-    private readonly PerClusterCounter _counter = new();
+    private int _next = -1;
 
     public string Name => LoadBalancingNames.LeastRequests;
 
-    public DestinationState? PickDestination(HttpContext context, ClusterState cluster, IReadOnlyList<DestinationState> availableDestinations)
+    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
     {
-        var count = availableDestinations.Count;
-        if (count <= 1)
-        {
-            return count == 0 ? null : availableDestinations[0];
-        }
-
-        var start = _counter.Next(cluster, count);
-        var best = availableDestinations[start];
-        var bestInFlight = best.ConcurrentRequestCount;
+        var count = targets.Count;
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)count);
+        var best = targets[start];
+        var bestInFlight = best.InFlight;
         for (var i = 1; i < count && bestInFlight > 0; i++)
         {
-            var candidate = availableDestinations[(start + i) % count];
-            var inFlight = candidate.ConcurrentRequestCount;
-            if (inFlight < bestInFlight)
+            var candidate = targets[(start + i) % count];
+            if (candidate.InFlight < bestInFlight)
             {
                 best = candidate;
-                bestInFlight = inFlight;
+                bestInFlight = candidate.InFlight;
             }
         }
 

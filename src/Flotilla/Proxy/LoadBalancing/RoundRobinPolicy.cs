@@ -1,21 +1,15 @@
 using Flotilla.Core.LoadBalancing;
-using Yarp.ReverseProxy.LoadBalancing;
-using Yarp.ReverseProxy.Model;
+using Flotilla.Proxy.Targets;
 
 namespace Flotilla.Proxy.LoadBalancing;
 
-/// <summary><c>round_robin</c>: each healthy task in turn.</summary>
+/// <summary><c>round_robin</c>: each eligible task in turn.</summary>
 internal sealed class RoundRobinPolicy : ILoadBalancingPolicy
 {
-    private readonly PerClusterCounter _counter = new();
+    private int _next = -1;
 
     public string Name => LoadBalancingNames.RoundRobin;
 
-    public DestinationState? PickDestination(HttpContext context, ClusterState cluster, IReadOnlyList<DestinationState> availableDestinations) =>
-        availableDestinations.Count switch
-        {
-            0 => null,
-            1 => availableDestinations[0],
-            var n => availableDestinations[_counter.Next(cluster, n)],
-        };
+    public Target Pick(HttpContext context, TargetSet targets, long timestamp) =>
+        targets[(int)((uint)Interlocked.Increment(ref _next) % (uint)targets.Count)];
 }

@@ -1,0 +1,123 @@
+namespace Flotilla.Proxy.Targets;
+
+/// <summary>
+/// A task as the load balancer sees it: where it listens, how much traffic it should get, and what the load balancer
+/// measures of it (requests in flight, latency, failures). One object per task for as long as the load balancer knows
+/// the task; the control plane's view (health, draining) is written into it, the data plane updates its counters on
+/// every request.
+/// </summary>
+internal sealed class Target
+{
+    /// <summary>Weight of a task nobody has reweighted; weights are relative, from 1 to <see cref="MaxWeight"/>.</summary>
+    public const int DefaultWeight = 1;
+
+    public const int MaxWeight = 256;
+
+    /// <summary>Slow start begins at this share of the full weight (Envoy and ALB both start low, not at zero).</summary>
+    public const double SlowStartFloor = 0.1;
+
+    /// <summary>How fast the latency average forgets: Finagle's peak-EWMA default decay time.</summary>
+    private static readonly TimeSpan LatencyDecay = TimeSpan.FromSeconds(10);
+
+    private readonly long _slowStartTicks;
+    private readonly double _decayTicks;
+    private readonly Lock _latencyLock = new();
+    private int _inFlight;
+    private int _weight = DefaultWeight;
+    private double _latencyEwmaMs = double.NaN;
+    private long _latencyTimestamp;
+
+    /// <param name="taskId">The task's id.</param>
+    /// <param name="service">The task's service.</param>
+    /// <param name="revision">The task's revision.</param>
+    /// <param name="port">The task's port on 127.0.0.1.</param>
+    /// <param name="addedTimestamp">When it joined the pool, as a <see cref="TimeProvider"/> timestamp: slow start counts from here.</param>
+    /// <param name="slowStart">How long its weight ramps up from 10% to 100%; zero for no ramp.</param>
+    /// <param name="timestampFrequency">Ticks per second of the timestamps (<see cref="TimeProvider.TimestampFrequency"/>).</param>
+    public Target(string taskId, string service, int revision, int port, long addedTimestamp, TimeSpan slowStart, long timestampFrequency)
+    {
+        TaskId = taskId;
+        Service = service;
+        Revision = revision;
+        Port = port;
+        Address = "http://127.0.0.1:" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        AddedTimestamp = addedTimestamp;
+        _slowStartTicks = (long)(slowStart.TotalSeconds * timestampFrequency);
+        _decayTicks = LatencyDecay.TotalSeconds * timestampFrequency;
+    }
+
+    public string TaskId { get; }
+
+    public string Service { get; }
+
+    public int Revision { get; }
+
+    public int Port { get; }
+
+    /// <summary>The destination prefix for forwarding: <c>http://127.0.0.1:PORT</c>.</summary>
+    public string Address { get; }
+
+    public long AddedTimestamp { get; }
+
+    /// <summary>Relative share of traffic for weighted algorithms, 1 to <see cref="MaxWeight"/>.</summary>
+    public int Weight
+    {
+        get => Volatile.Read(ref _weight);
+        set => Volatile.Write(ref _weight, Math.Clamp(value, 1, MaxWeight));
+    }
+
+    /// <summary>Requests forwarded to it and not yet answered.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Peak-EWMA latency in milliseconds: jumps up to a slower answer at once, decays toward faster ones; NaN before the first answer.</summary>
+    public double LatencyEwmaMs
+    {
+        get
+        {
+            lock (_latencyLock)
+            {
+                return _latencyEwmaMs;
+            }
+        }
+    }
+
+    /// <summary>1 at full weight; during slow start, from <see cref="SlowStartFloor"/> rising linearly to 1.</summary>
+    public double SlowStartFactor(long timestamp)
+    {
+        if (_slowStartTicks <= 0)
+        {
+            return 1;
+        }
+
+        var elapsed = timestamp - AddedTimestamp;
+        return elapsed >= _slowStartTicks ? 1 : SlowStartFloor + ((1 - SlowStartFloor) * Math.Max(0, elapsed) / _slowStartTicks);
+    }
+
+    /// <summary>The weight as the algorithms should use it now: <see cref="Weight"/> × <see cref="SlowStartFactor"/>.</summary>
+    public double EffectiveWeight(long timestamp) => Weight * SlowStartFactor(timestamp);
+
+    public void RequestStarted() => Interlocked.Increment(ref _inFlight);
+
+    public void RequestEnded() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>Folds one response time into the peak EWMA.</summary>
+    public void ObserveLatency(double milliseconds, long timestamp)
+    {
+        lock (_latencyLock)
+        {
+            if (double.IsNaN(_latencyEwmaMs) || milliseconds > _latencyEwmaMs)
+            {
+                _latencyEwmaMs = milliseconds;
+            }
+            else
+            {
+                var decay = Math.Exp(-Math.Max(0, timestamp - _latencyTimestamp) / _decayTicks);
+                _latencyEwmaMs = (_latencyEwmaMs * decay) + (milliseconds * (1 - decay));
+            }
+
+            _latencyTimestamp = timestamp;
+        }
+    }
+
+    public override string ToString() => $"{TaskId}@{Port}";
+}

@@ -1,0 +1,70 @@
+namespace Flotilla.Tests.Proxy;
+
+public sealed class TargetTests
+{
+    [Fact]
+    public void SlowStart_Weight_RampsLinearlyFromTenPercentToFull()
+    {
+        var time = Targets.Time();
+        var target = Targets.New("t0", time, slowStart: TimeSpan.FromSeconds(30));
+        target.Weight = 10;
+
+        var factors = new List<double>();
+        for (var second = 0; second <= 40; second += 10)
+        {
+            factors.Add(Math.Round(target.SlowStartFactor(time.GetTimestamp()), 3));
+            time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal([0.1, 0.4, 0.7, 1.0, 1.0], factors);
+        Assert.Equal(10, target.EffectiveWeight(time.GetTimestamp()));
+    }
+
+    [Fact]
+    public void SlowStart_Off_IsFullWeightAtOnce()
+    {
+        var time = Targets.Time();
+
+        Assert.Equal(1, Targets.New("t0", time).SlowStartFactor(time.GetTimestamp()));
+    }
+
+    [Fact]
+    public void Weight_OutOfRange_IsClamped()
+    {
+        var target = Targets.New("t0", Targets.Time());
+
+        target.Weight = 0;
+        Assert.Equal(1, target.Weight);
+        target.Weight = 1000;
+        Assert.Equal(256, target.Weight);
+    }
+
+    [Fact]
+    public void ObserveLatency_SlowerAnswer_IsTakenAtOnce_FasterOnesDecayTowardIt()
+    {
+        var time = Targets.Time();
+        var target = Targets.New("t0", time);
+        Assert.True(double.IsNaN(target.LatencyEwmaMs));
+
+        target.ObserveLatency(10, time.GetTimestamp());
+        target.ObserveLatency(100, time.GetTimestamp());
+        var peak = target.LatencyEwmaMs;
+        time.Advance(TimeSpan.FromSeconds(10));
+        target.ObserveLatency(10, time.GetTimestamp());
+
+        Assert.Equal(100, peak);
+        Assert.Equal(10 + (90 * Math.Exp(-1)), target.LatencyEwmaMs, precision: 6);
+    }
+
+    [Fact]
+    public void RequestStartedAndEnded_TrackInFlight()
+    {
+        var target = Targets.New("t0", Targets.Time());
+
+        target.RequestStarted();
+        target.RequestStarted();
+        target.RequestEnded();
+
+        Assert.Equal(1, target.InFlight);
+    }
+}
