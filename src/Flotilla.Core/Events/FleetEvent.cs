@@ -24,6 +24,13 @@ public static class EventReasons
     public const string TaskStarted = "TaskStarted";
     public const string TaskHealthy = "TaskHealthy";
     public const string TaskUnhealthy = "TaskUnhealthy";
+    public const string TaskNotReady = "TaskNotReady";
+    public const string TaskDraining = "TaskDraining";
+    public const string TaskWeight = "TaskWeight";
+    public const string TargetEjected = "TargetEjected";
+    public const string TargetReturned = "TargetReturned";
+    public const string PanicMode = "PanicMode";
+    public const string PanicModeEnded = "PanicModeEnded";
     public const string TaskStopping = "TaskStopping";
     public const string TaskStopped = "TaskStopped";
     public const string TaskExited = "TaskExited";
@@ -32,5 +39,5 @@ public static class EventReasons
     public const string SteadyState = "SteadyState";
     public const string Scaled = "Scaled";
 
-    internal static readonly HashSet<string> Warnings = [TaskUnhealthy, TaskExited, TaskFailedToStart, BackingOff];
+    internal static readonly HashSet<string> Warnings = [TaskUnhealthy, TaskNotReady, TaskExited, TaskFailedToStart, BackingOff, TargetEjected, PanicMode];
 }

@@ -67,6 +67,7 @@ public sealed record FleetState
             Sequence = NextSequence,
             Port = port,
             CreatedAt = now,
+            Liveness = svc.Spec.Liveness is null ? null : HealthStatus.Initial,
         };
         return this with
         {
@@ -130,7 +131,10 @@ public sealed record FleetState
         return ranFor < LaunchBackoff.QuickExitWindow ? state.WithLaunchFailure(task.Service, now, events) : state;
     }
 
-    /// <summary>One more health check result for a running task, through the health state machine.</summary>
+    /// <summary>
+    /// One more readiness check result for a running task. Readiness decides traffic only: an unhealthy task leaves the
+    /// load balancer and comes back once it passes again; it is not stopped.
+    /// </summary>
     public FleetState HealthChecked(string id, HealthCheckResult result, DateTimeOffset now, ICollection<FleetEvent> events)
     {
         if (!Tasks.TryGetValue(id, out var task) || task.State != TaskState.Running)
@@ -139,8 +143,7 @@ public sealed record FleetState
         }
 
         var spec = Services[task.Service].Spec.Health;
-        var inGrace = now - (task.StartedAt ?? task.CreatedAt) < spec.GracePeriod;
-        var health = task.Health.Observe(result, now, inGrace, spec);
+        var health = task.Health.Observe(result, now, InGracePeriod(task, spec, now), spec);
         var state = WithTask(task with { Health = health, HealthyAt = task.HealthyAt ?? (health.State == HealthState.Healthy ? now : null) });
         if (health.State == task.Health.State)
         {
@@ -158,17 +161,82 @@ public sealed record FleetState
             case HealthState.Unhealthy:
                 events.Add(new FleetEvent(
                     now,
-                    EventReasons.TaskUnhealthy,
-                    $"task {id} failed {health.ConsecutiveFailures} health checks in a row (last: {health.LastFailure})",
+                    EventReasons.TaskNotReady,
+                    $"task {id} failed {health.ConsecutiveFailures} health checks in a row (last: {health.LastFailure}); it takes no traffic until it passes again",
                     task.Service,
                     id));
-                return task.HealthyAt is null ? state.WithLaunchFailure(task.Service, now, events) : state;
+                return state;
             default:
                 return state;
         }
     }
 
-    /// <summary>Flotilla decided to stop the task: it leaves the load balancer now and gets SIGTERM.</summary>
+    /// <summary>
+    /// One more liveness check result. An unhealthy task is replaced by the scheduler; if it never became healthy, that
+    /// counts as a failed start.
+    /// </summary>
+    public FleetState LivenessChecked(string id, HealthCheckResult result, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task) || task.State != TaskState.Running || task.Liveness is null)
+        {
+            return this;
+        }
+
+        var spec = Services[task.Service].Spec.Liveness!;
+        var liveness = task.Liveness.Observe(result, now, InGracePeriod(task, spec, now), spec);
+        var state = WithTask(task with { Liveness = liveness });
+        if (liveness.State != HealthState.Unhealthy || task.Liveness.State == HealthState.Unhealthy)
+        {
+            return state;
+        }
+
+        events.Add(new FleetEvent(
+            now,
+            EventReasons.TaskUnhealthy,
+            $"task {id} failed {liveness.ConsecutiveFailures} liveness checks in a row (last: {liveness.LastFailure})",
+            task.Service,
+            id));
+        return task.HealthyAt is null ? state.WithLaunchFailure(task.Service, now, events) : state;
+    }
+
+    /// <summary>
+    /// A running task's in-flight requests are done (or its deregistration delay is over): it goes from draining to
+    /// stopping, and gets SIGTERM.
+    /// </summary>
+    public FleetState DrainCompleted(string id, int stillInFlight, TimeSpan after, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        if (!Tasks.TryGetValue(id, out var task) || task.State != TaskState.Draining)
+        {
+            return this;
+        }
+
+        var how = stillInFlight == 0
+            ? $"drained in {Durations.Format(RoundToMillis(after))}"
+            : $"deregistration delay of {Durations.Format(RoundToMillis(after))} ended with {stillInFlight} request{(stillInFlight == 1 ? "" : "s")} still in flight";
+        events.Add(new FleetEvent(now, EventReasons.TaskDraining, $"task {id} {how}", task.Service, id));
+        return WithTask(task with { State = TaskState.Stopping });
+    }
+
+    /// <summary>Sets a task's weight for weighted load balancing, or says why it cannot.</summary>
+    public FleetState SetWeight(string id, int weight, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = !Tasks.TryGetValue(id, out var task) ? $"unknown task '{id}'"
+            : weight is < 1 or > 256 ? $"weight must be between 1 and 256, got {weight}"
+            : !task.IsLive ? $"task {id} is {task.State.ToString().ToLowerInvariant()}"
+            : null;
+        if (error is not null || task!.Weight == weight)
+        {
+            return this;
+        }
+
+        events.Add(new FleetEvent(now, EventReasons.TaskWeight, $"task {id} weight changed {task.Weight} → {weight}", task.Service, id));
+        return WithTask(task with { Weight = weight });
+    }
+
+    /// <summary>
+    /// Flotilla decided to stop the task. A running one leaves the load balancer now and drains (keeps serving its
+    /// requests in flight); one that never started goes straight to stopping.
+    /// </summary>
     public FleetState StopRequested(string id, string reason, DateTimeOffset now, ICollection<FleetEvent> events)
     {
         if (!Tasks.TryGetValue(id, out var task) || !task.IsLive)
@@ -176,8 +244,9 @@ public sealed record FleetState
             return this;
         }
 
-        events.Add(new FleetEvent(now, EventReasons.TaskStopping, $"stopping task {id}: {reason}", task.Service, id));
-        return WithTask(task with { State = TaskState.Stopping, StoppedReason = reason });
+        var draining = task.State == TaskState.Running;
+        events.Add(new FleetEvent(now, EventReasons.TaskStopping, $"stopping task {id}: {reason}{(draining ? "; draining" : "")}", task.Service, id));
+        return WithTask(task with { State = draining ? TaskState.Draining : TaskState.Stopping, StoppedReason = reason });
     }
 
     /// <summary>A user asked to stop a task (<see cref="StopReasons.User"/>), or why it cannot be.</summary>
@@ -279,6 +348,9 @@ public sealed record FleetState
             service));
         return WithService(svc with { Backoff = backoff, Steady = false });
     }
+
+    private static bool InGracePeriod(TaskRecord task, HealthCheckSpec spec, DateTimeOffset now) =>
+        now - (task.StartedAt ?? task.CreatedAt) < spec.GracePeriod;
 
     private static TimeSpan RoundToMillis(TimeSpan value) => TimeSpan.FromMilliseconds(Math.Round(value.TotalMilliseconds));
 }

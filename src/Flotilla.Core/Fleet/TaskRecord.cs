@@ -11,7 +11,13 @@ public enum TaskState
     /// <summary>Its process is alive.</summary>
     Running,
 
-    /// <summary>Asked to stop: out of the load balancer, SIGTERM sent, SIGKILL after the service's stopTimeout.</summary>
+    /// <summary>
+    /// Asked to stop: out of the load balancer for new requests, still serving those in flight until none are left or the
+    /// service's deregistration delay has passed.
+    /// </summary>
+    Draining,
+
+    /// <summary>SIGTERM sent; SIGKILL after the service's stopTimeout.</summary>
     Stopping,
 
     /// <summary>Its process is gone; <see cref="TaskRecord.StoppedReason"/> says why.</summary>
@@ -35,7 +41,14 @@ public sealed record TaskRecord
 
     public TaskState State { get; init; } = TaskState.Pending;
 
+    /// <summary>The readiness check's view: only a healthy task takes traffic.</summary>
     public HealthStatus Health { get; init; } = HealthStatus.Initial;
+
+    /// <summary>The liveness check's view, when the service has one: an unhealthy task is replaced.</summary>
+    public HealthStatus? Liveness { get; init; }
+
+    /// <summary>Its relative share of traffic under weighted algorithms, 1 to 256. Default 1; set through the API.</summary>
+    public int Weight { get; init; } = 1;
 
     public int? Pid { get; init; }
 
@@ -53,7 +66,7 @@ public sealed record TaskRecord
 
     public int? ExitCode { get; init; }
 
-    /// <summary>Counts toward the service's desired count: not stopping or stopped.</summary>
+    /// <summary>Counts toward the service's desired count: not draining, stopping or stopped.</summary>
     public bool IsLive => State is TaskState.Pending or TaskState.Running;
 
     /// <summary>In the load balancer's target group.</summary>
@@ -63,6 +76,7 @@ public sealed record TaskRecord
 /// <summary>The stopped reasons a task can have, worded the way ECS words them.</summary>
 public static class StopReasons
 {
+    /// <summary>The liveness check failed; readiness failures only take a task out of the load balancer.</summary>
     public const string FailedHealthChecks = "failed health checks";
     public const string ScaleIn = "stopped by scale-in";
     public const string User = "stopped by user";

@@ -11,7 +11,7 @@ public abstract record SchedulerAction(string Service);
 /// <summary>Start one task of the service's current revision.</summary>
 public sealed record StartTask(string Service, int Revision) : SchedulerAction(Service);
 
-/// <summary>Take the task out of the load balancer, SIGTERM it, SIGKILL it after the stop timeout.</summary>
+/// <summary>Take the task out of the load balancer, drain it, SIGTERM it, SIGKILL it after the stop timeout.</summary>
 public sealed record StopTask(string Service, string TaskId, string Reason) : SchedulerAction(Service);
 
 /// <summary>Append an event.</summary>
@@ -33,10 +33,10 @@ public static class SchedulerDecider
     {
         var actions = ImmutableArray.CreateBuilder<SchedulerAction>();
         var live = tasks.Where(t => t.Service == service.Name && t.IsLive).ToList();
-        var stopping = tasks.Any(t => t.Service == service.Name && t.State == TaskState.Stopping);
+        var stopping = tasks.Any(t => t.Service == service.Name && t.State is TaskState.Draining or TaskState.Stopping);
 
-        // Replace what the health check condemned first, so that it never counts toward desired.
-        foreach (var task in live.Where(t => t.Health.State == HealthState.Unhealthy).ToList())
+        // Replace what the liveness check condemned first, so that it never counts toward desired.
+        foreach (var task in live.Where(t => t.Liveness?.State == HealthState.Unhealthy).ToList())
         {
             actions.Add(new StopTask(service.Name, task.Id, StopReasons.FailedHealthChecks));
             live.Remove(task);

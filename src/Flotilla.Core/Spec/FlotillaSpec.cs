@@ -14,6 +14,9 @@ public sealed record FlotillaSpec
     /// <summary>The services to run, in the order the file gives them. Default: none.</summary>
     public ImmutableArray<ServiceSpec> Services { get; init; } = [];
 
+    /// <summary>The load balancer's access log. Default: on, to <c>access.log</c> in the state directory.</summary>
+    public AccessLogSpec AccessLog { get; init; } = new();
+
     public ServiceSpec? FindService(string name) => Services.FirstOrDefault(s => s.Name == name);
 }
 
@@ -26,31 +29,12 @@ public sealed record AdminSpec
     public ListenAddress Listen { get; init; } = new("127.0.0.1", 9400);
 }
 
-/// <summary>A port the load balancer accepts client traffic on, and the rules that route it.</summary>
-public sealed record ListenerSpec
+/// <summary>One JSON line per request answered by the load balancer.</summary>
+public sealed record AccessLogSpec
 {
-    /// <summary>Required. Lower-case letters, digits and '-'; unique among listeners.</summary>
-    public required string Name { get; init; }
+    /// <summary>Write the access log. Default true.</summary>
+    public bool Enabled { get; init; } = true;
 
-    /// <summary>Required. <c>host:port</c> to accept on.</summary>
-    public required ListenAddress Listen { get; init; }
-
-    /// <summary>Required, at least one. Evaluated in order; the first rule that matches forwards the request.</summary>
-    public ImmutableArray<RuleSpec> Rules { get; init; } = [];
-}
-
-/// <summary>A match on the request and the service it forwards to.</summary>
-public sealed record RuleSpec
-{
-    /// <summary>
-    /// Path prefix, matched on whole segments: <c>/api/orders</c> matches <c>/api/orders</c> and <c>/api/orders/7</c>,
-    /// not <c>/api/ordersX</c>. Default <c>/</c> (every path).
-    /// </summary>
-    public string Path { get; init; } = "/";
-
-    /// <summary>Host to match (<c>shop.example.com</c> or <c>*.example.com</c>), without port. Default: any host.</summary>
-    public string? Host { get; init; }
-
-    /// <summary>Required. The service that receives matching requests.</summary>
-    public required string Service { get; init; }
+    /// <summary>Also write each line to Flotilla's standard output. Default false.</summary>
+    public bool Stdout { get; init; }
 }

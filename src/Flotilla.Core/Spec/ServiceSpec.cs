@@ -37,16 +37,98 @@ public sealed record ServiceSpec
     /// </summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The active HTTP health check.</summary>
+    /// <summary>
+    /// The readiness check: a task takes traffic once it passes <c>healthyThreshold</c> checks in a row, and leaves the load
+    /// balancer (without being stopped) when it fails <c>unhealthyThreshold</c> in a row.
+    /// </summary>
     public HealthCheckSpec Health { get; init; } = new();
+
+    /// <summary>
+    /// The liveness check: a task that fails it <c>unhealthyThreshold</c> times in a row after its grace period is replaced
+    /// (stopped reason <c>failed health checks</c>). Default: none — a task is replaced only when it exits.
+    /// </summary>
+    public HealthCheckSpec? Liveness { get; init; }
+
+    /// <summary>
+    /// How long a new task's share of traffic ramps up, from 10% to 100%, after it joins the load balancer (ALB's slow start).
+    /// Default 0s (off); 0s to 15m.
+    /// </summary>
+    public TimeSpan SlowStart { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How long a task that is being stopped keeps serving its requests in flight, after it has left the load balancer and
+    /// before it gets SIGTERM; it ends early once none are left. Default 30s (ALB's 300s is long for one machine); 0s to 1h.
+    /// </summary>
+    public TimeSpan DeregistrationDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a task may stay silent (no response byte) before the request is answered 504. Default 60s (ALB's idle timeout); 1s to 1h.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Sticky sessions: a client's requests go to the task a cookie names, while it is eligible. Default: off.</summary>
+    public StickinessSpec? Stickiness { get; init; }
+
+    /// <summary>Passive health: tasks that keep failing real requests are taken out for a while (Envoy's outlier detection). Default: on.</summary>
+    public OutlierDetectionSpec OutlierDetection { get; init; } = new();
+
+    /// <summary>
+    /// When fewer than this percentage of a service's known tasks are healthy, the load balancer routes to all of them,
+    /// healthy or not, rather than overload the few (Envoy's panic threshold). Default 50; 0 turns it off.
+    /// </summary>
+    public int PanicThreshold { get; init; } = 50;
+}
+
+/// <summary>Sticky sessions through a cookie that names the task.</summary>
+public sealed record StickinessSpec
+{
+    /// <summary>The cookie's name. Default <c>FLOTILLA_AFFINITY</c>.</summary>
+    public string Cookie { get; init; } = "FLOTILLA_AFFINITY";
+
+    /// <summary>How long the cookie lives (it is refreshed when rewritten). Default 1h; 1s to 7 days.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
-/// The active health check: an HTTP GET to each task. A status from 200 to 399 is a pass.
+/// Ejects a task that fails real requests: <see cref="Consecutive5xx"/> 5xx answers or transport errors in a row take it
+/// out for <see cref="BaseEjection"/> × the number of times it has been ejected (at most <see cref="MaxEjection"/>), never more
+/// than <see cref="MaxEjectionPercent"/> of the service at once. A passing active check brings it back early. Envoy's defaults.
+/// </summary>
+public sealed record OutlierDetectionSpec
+{
+    /// <summary>Default true.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Default 5; 1 to 1000.</summary>
+    public int Consecutive5xx { get; init; } = 5;
+
+    /// <summary>Default 30s; 1s to 1h.</summary>
+    public TimeSpan BaseEjection { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Default 300s; at least <see cref="BaseEjection"/>, at most 1h.</summary>
+    public TimeSpan MaxEjection { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Default 50; 0 to 100. At least one task may always be ejected.</summary>
+    public int MaxEjectionPercent { get; init; } = 50;
+}
+
+/// <summary>How an active check probes a task.</summary>
+public enum CheckType
+{
+    /// <summary>GET <see cref="HealthCheckSpec.Path"/>; 200 to 399 passes.</summary>
+    Http,
+
+    /// <summary>A TCP connection to the task's port is accepted.</summary>
+    Tcp,
+}
+
+/// <summary>
+/// An active check of each task: an HTTP GET (a status from 200 to 399 passes) or a TCP connect.
 /// Defaults sit between ALB's (30s/5s) and Kubernetes' (10s/1s); thresholds are ALB's healthy 2 / unhealthy 3.
 /// </summary>
 public sealed record HealthCheckSpec
 {
+    /// <summary><c>http</c> (default) or <c>tcp</c>.</summary>
+    public CheckType Type { get; init; } = CheckType.Http;
+
     /// <summary>Path to GET. Default <c>/health</c>.</summary>
     public string Path { get; init; } = "/health";
 

@@ -67,7 +67,7 @@ public static class SpecLoader
             return spec;
         }
 
-        var map = fields.Map(root, "", "admin", "listeners", "services");
+        var map = fields.Map(root, "", "admin", "listeners", "services", "accessLog");
         if (map is null)
         {
             return spec;
@@ -78,7 +78,15 @@ public static class SpecLoader
             Admin = ReadAdmin(fields, map["admin"], map.PathOf("admin")),
             Listeners = fields.Items(map["listeners"], map.PathOf("listeners")).Select(x => ReadListener(fields, x.Item, x.Path)).ToImmutableArray(),
             Services = fields.Entries(map["services"], map.PathOf("services")).Select(x => ReadService(fields, x.Key, x.Value, x.Path)).ToImmutableArray(),
+            AccessLog = ReadAccessLog(fields, map["accessLog"], map.PathOf("accessLog")),
         };
+    }
+
+    private static AccessLogSpec ReadAccessLog(YamlFields fields, YamlNode? node, string path)
+    {
+        var log = new AccessLogSpec();
+        var map = fields.Map(node, path, "enabled", "stdout");
+        return map is null ? log : log with { Enabled = map.Bool("enabled") ?? log.Enabled, Stdout = map.Bool("stdout") ?? log.Stdout };
     }
 
     private static AdminSpec ReadAdmin(YamlFields fields, YamlNode? node, string path)
@@ -92,7 +100,7 @@ public static class SpecLoader
     private static ListenerSpec ReadListener(YamlFields fields, YamlNode node, string path)
     {
         var listener = new ListenerSpec { Name = "", Listen = ListenAddress.Missing };
-        var map = fields.Map(node, path, "name", "listen", "rules");
+        var map = fields.Map(node, path, "name", "listen", "protocol", "tls", "http2", "redirect", "maxBodySize", "trustedProxies", "trustRequestId", "default", "rules");
         if (map is null)
         {
             return listener;
@@ -102,14 +110,40 @@ public static class SpecLoader
         {
             Name = map.String("name") ?? "",
             Listen = map.Address("listen") ?? ListenAddress.Missing,
+            Protocol = ReadEnum(fields, map, "protocol", listener.Protocol),
+            Tls = ReadTls(fields, map["tls"], map.PathOf("tls")),
+            Http2 = map.Bool("http2") ?? listener.Http2,
+            Redirect = map.String("redirect"),
+            MaxBodySize = map.Size("maxBodySize") ?? listener.MaxBodySize,
+            TrustedProxies = map.StringList("trustedProxies") ?? listener.TrustedProxies,
+            TrustRequestId = map.Bool("trustRequestId") ?? listener.TrustRequestId,
+            Default = fields.Map(map["default"], map.PathOf("default"), ActionKeys) is { } defaults ? ReadAction(fields, defaults) : listener.Default,
             Rules = fields.Items(map["rules"], map.PathOf("rules")).Select(x => ReadRule(fields, x.Item, x.Path)).ToImmutableArray(),
         };
     }
 
+    private static TlsSpec? ReadTls(YamlFields fields, YamlNode? node, string path)
+    {
+        var map = fields.Map(node, path, "certificates");
+        if (map is null)
+        {
+            return null;
+        }
+
+        var certificates = fields.Items(map["certificates"], map.PathOf("certificates"))
+            .Select(x => fields.Map(x.Item, x.Path, "cert", "key") is { } cert
+                ? new CertificateSpec { Cert = cert.String("cert") ?? "", Key = cert.String("key") ?? "" }
+                : new CertificateSpec { Cert = "", Key = "" })
+            .ToImmutableArray();
+        return new TlsSpec { Certificates = certificates };
+    }
+
+    private static readonly string[] ActionKeys = ["service", "forward", "fixedResponse", "redirect"];
+
     private static RuleSpec ReadRule(YamlFields fields, YamlNode node, string path)
     {
-        var rule = new RuleSpec { Service = "" };
-        var map = fields.Map(node, path, "path", "host", "service");
+        var rule = new RuleSpec { Action = ForwardAction.To("") };
+        var map = fields.Map(node, path, ["priority", "path", "host", "headers", "methods", "query", "timeout", .. ActionKeys]);
         if (map is null)
         {
             return rule;
@@ -117,16 +151,120 @@ public static class SpecLoader
 
         return rule with
         {
-            Path = map.String("path") ?? rule.Path,
+            Priority = map.Int("priority"),
+            Path = ReadPath(fields, map["path"], map.PathOf("path")),
             Host = map.String("host"),
-            Service = map.String("service") ?? "",
+            Headers = ReadValueMap(fields, map["headers"], map.PathOf("headers")),
+            Methods = map.StringList("methods") ?? rule.Methods,
+            Query = ReadValueMap(fields, map["query"], map.PathOf("query")),
+            Timeout = map.Duration("timeout"),
+            Action = ReadAction(fields, map),
         };
+    }
+
+    /// <summary><c>path: /api</c> (prefix, or wildcard with <c>*</c>), or <c>path: { exact: /health }</c>.</summary>
+    private static PathMatch ReadPath(YamlFields fields, YamlNode? node, string path)
+    {
+        if (node is not YamlMappingNode)
+        {
+            return fields.String(node, path) is { } text ? PathMatch.Parse(text) : PathMatch.Everything;
+        }
+
+        var map = fields.Map(node, path, "exact", "prefix", "wildcard")!;
+        var given = new[] { (PathMatchKind.Exact, "exact"), (PathMatchKind.Prefix, "prefix"), (PathMatchKind.Wildcard, "wildcard") }
+            .Where(k => map.Has(k.Item2))
+            .ToList();
+        if (given.Count != 1)
+        {
+            fields.Error(path, node, "must have exactly one of exact, prefix or wildcard");
+            return PathMatch.Everything;
+        }
+
+        return new PathMatch(given[0].Item1, map.String(given[0].Item2) ?? "");
+    }
+
+    /// <summary>Exactly one of service, forward, fixedResponse or redirect.</summary>
+    private static RuleAction ReadAction(YamlFields fields, YamlFields.Mapping map)
+    {
+        var given = ActionKeys.Where(map.Has).ToList();
+        if (given.Count != 1)
+        {
+            fields.Error(map.Path, map.Line, given.Count == 0
+                ? "needs an action: one of service, forward, fixedResponse or redirect"
+                : $"has {string.Join(" and ", given)}; a rule takes exactly one action");
+            return ForwardAction.To("");
+        }
+
+        var key = given[0];
+        var path = map.PathOf(key);
+        switch (key)
+        {
+            case "service":
+                return ForwardAction.To(map.String(key) ?? "");
+            case "forward":
+                return new ForwardAction(fields.Items(map[key], path)
+                    .Select(x => fields.Map(x.Item, x.Path, "service", "weight") is { } entry
+                        ? new WeightedService(entry.String("service") ?? "", entry.Int("weight") ?? 1)
+                        : new WeightedService("", 1))
+                    .ToImmutableArray());
+            case "fixedResponse":
+                var fixedMap = fields.Map(map[key], path, "status", "body", "contentType");
+                return new FixedResponseAction(fixedMap?.Int("status") ?? 200, fixedMap?.String("body") ?? "", fixedMap?.String("contentType") ?? "text/plain; charset=utf-8");
+            default:
+                var redirect = fields.Map(map[key], path, "status", "location");
+                return new RedirectAction(redirect?.Int("status") ?? 301, redirect?.String("location") ?? "");
+        }
+    }
+
+    private static ImmutableSortedDictionary<string, ImmutableArray<string>> ReadValueMap(YamlFields fields, YamlNode? node, string path)
+    {
+        var builder = ImmutableSortedDictionary.CreateBuilder<string, ImmutableArray<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value, entryPath) in fields.Entries(node, path))
+        {
+            builder[key] = fields.OneOrMany(value, entryPath) ?? [];
+        }
+
+        return builder.ToImmutable();
+    }
+
+    private static T ReadEnum<T>(YamlFields fields, YamlFields.Mapping map, string key, T fallback)
+        where T : struct, Enum
+    {
+        var text = map.String(key);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (Enum.TryParse<T>(text, ignoreCase: true, out var value) && !int.TryParse(text, out _))
+        {
+            return value;
+        }
+
+        fields.Error(map.PathOf(key), map[key], $"must be one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{text}'");
+        return fallback;
     }
 
     private static ServiceSpec ReadService(YamlFields fields, string name, YamlNode node, string path)
     {
         var service = new ServiceSpec { Name = name };
-        var map = fields.Map(node, path, "command", "env", "workingDirectory", "desired", "loadBalancing", "stopTimeout", "health");
+        var map = fields.Map(
+            node,
+            path,
+            "command",
+            "env",
+            "workingDirectory",
+            "desired",
+            "loadBalancing",
+            "stopTimeout",
+            "health",
+            "liveness",
+            "slowStart",
+            "deregistrationDelay",
+            "timeout",
+            "stickiness",
+            "outlierDetection",
+            "panicThreshold");
         if (map is null)
         {
             return service;
@@ -140,7 +278,35 @@ public static class SpecLoader
             Desired = map.Int("desired") ?? service.Desired,
             LoadBalancing = ReadLoadBalancing(fields, map["loadBalancing"], map.PathOf("loadBalancing")),
             StopTimeout = map.Duration("stopTimeout") ?? service.StopTimeout,
-            Health = ReadHealth(fields, map["health"], map.PathOf("health")),
+            Health = ReadHealth(fields, map["health"], map.PathOf("health")) ?? service.Health,
+            Liveness = ReadHealth(fields, map["liveness"], map.PathOf("liveness")),
+            SlowStart = map.Duration("slowStart") ?? service.SlowStart,
+            DeregistrationDelay = map.Duration("deregistrationDelay") ?? service.DeregistrationDelay,
+            Timeout = map.Duration("timeout") ?? service.Timeout,
+            Stickiness = ReadStickiness(fields, map["stickiness"], map.PathOf("stickiness")),
+            OutlierDetection = ReadOutlierDetection(fields, map["outlierDetection"], map.PathOf("outlierDetection")),
+            PanicThreshold = map.Int("panicThreshold") ?? service.PanicThreshold,
+        };
+    }
+
+    private static StickinessSpec? ReadStickiness(YamlFields fields, YamlNode? node, string path)
+    {
+        var map = fields.Map(node, path, "cookie", "ttl");
+        var stickiness = new StickinessSpec();
+        return map is null ? null : stickiness with { Cookie = map.String("cookie") ?? stickiness.Cookie, Ttl = map.Duration("ttl") ?? stickiness.Ttl };
+    }
+
+    private static OutlierDetectionSpec ReadOutlierDetection(YamlFields fields, YamlNode? node, string path)
+    {
+        var detection = new OutlierDetectionSpec();
+        var map = fields.Map(node, path, "enabled", "consecutive5xx", "baseEjection", "maxEjection", "maxEjectionPercent");
+        return map is null ? detection : detection with
+        {
+            Enabled = map.Bool("enabled") ?? detection.Enabled,
+            Consecutive5xx = map.Int("consecutive5xx") ?? detection.Consecutive5xx,
+            BaseEjection = map.Duration("baseEjection") ?? detection.BaseEjection,
+            MaxEjection = map.Duration("maxEjection") ?? detection.MaxEjection,
+            MaxEjectionPercent = map.Int("maxEjectionPercent") ?? detection.MaxEjectionPercent,
         };
     }
 
@@ -169,17 +335,19 @@ public static class SpecLoader
         };
     }
 
-    private static HealthCheckSpec ReadHealth(YamlFields fields, YamlNode? node, string path)
+    /// <summary>A check (readiness or liveness); null when absent.</summary>
+    private static HealthCheckSpec? ReadHealth(YamlFields fields, YamlNode? node, string path)
     {
         var health = new HealthCheckSpec();
-        var map = fields.Map(node, path, "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "gracePeriod");
+        var map = fields.Map(node, path, "type", "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "gracePeriod");
         if (map is null)
         {
-            return health;
+            return null;
         }
 
         return health with
         {
+            Type = ReadEnum(fields, map, "type", health.Type),
             Path = map.String("path") ?? health.Path,
             Interval = map.Duration("interval") ?? health.Interval,
             Timeout = map.Duration("timeout") ?? health.Timeout,

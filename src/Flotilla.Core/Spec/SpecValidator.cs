@@ -33,65 +33,237 @@ internal static partial class SpecValidator
             addresses[spec.Admin.Listen.ToString()] = "admin.listen";
         }
 
+        var hasHttpsListener = spec.Listeners.Any(l => l.Protocol == ListenerProtocol.Https);
         for (var i = 0; i < spec.Listeners.Length; i++)
         {
-            var listener = spec.Listeners[i];
-            var path = $"listeners[{i}]";
-            if (listener.Name.Length == 0)
-            {
-                errors.Add(($"{path}.name", "is required"));
-            }
-            else if (!NamePattern().IsMatch(listener.Name))
-            {
-                errors.Add(($"{path}.name", $"must be lower-case letters, digits and '-', starting with a letter, got '{listener.Name}'"));
-            }
-            else if (!listenerNames.Add(listener.Name))
-            {
-                errors.Add(($"{path}.name", $"listener '{listener.Name}' is defined twice"));
-            }
-
-            if (listener.Listen == ListenAddress.Missing)
-            {
-                errors.Add(($"{path}.listen", "is required, e.g. 127.0.0.1:8080"));
-            }
-            else if (listener.Listen.Port != 0 && !addresses.TryAdd(listener.Listen.ToString(), $"{path}.listen"))
-            {
-                errors.Add(($"{path}.listen", $"{listener.Listen} is already used by {addresses[listener.Listen.ToString()]}"));
-            }
-
-            if (listener.Rules.IsEmpty)
-            {
-                errors.Add(($"{path}.rules", "at least one rule is required"));
-            }
-
-            for (var r = 0; r < listener.Rules.Length; r++)
-            {
-                ValidateRule(listener.Rules[r], $"{path}.rules[{r}]", serviceNames, errors);
-            }
+            ValidateListener(spec.Listeners[i], $"listeners[{i}]", serviceNames, listenerNames, addresses, hasHttpsListener, errors);
         }
 
         return errors;
     }
 
-    private static void ValidateRule(RuleSpec rule, string path, HashSet<string> services, List<(string, string)> errors)
+    private static void ValidateListener(
+        ListenerSpec listener,
+        string path,
+        HashSet<string> services,
+        HashSet<string> listenerNames,
+        Dictionary<string, string> addresses,
+        bool hasHttpsListener,
+        List<(string, string)> errors)
     {
-        if (rule.Service.Length == 0)
+        if (listener.Name.Length == 0)
         {
-            errors.Add(($"{path}.service", "is required"));
+            errors.Add(($"{path}.name", "is required"));
         }
-        else if (!services.Contains(rule.Service))
+        else if (!NamePattern().IsMatch(listener.Name))
         {
-            errors.Add(($"{path}.service", $"unknown service '{rule.Service}'; services: {string.Join(", ", services.Order(StringComparer.Ordinal))}"));
+            errors.Add(($"{path}.name", $"must be lower-case letters, digits and '-', starting with a letter, got '{listener.Name}'"));
+        }
+        else if (!listenerNames.Add(listener.Name))
+        {
+            errors.Add(($"{path}.name", $"listener '{listener.Name}' is defined twice"));
         }
 
-        if (!RulePathPattern().IsMatch(rule.Path))
+        if (listener.Listen == ListenAddress.Missing)
         {
-            errors.Add(($"{path}.path", $"must start with '/' and hold only URL path characters (no '{{', '}}', '?', '#', '*' or spaces), got '{rule.Path}'"));
+            errors.Add(($"{path}.listen", "is required, e.g. 127.0.0.1:8080"));
+        }
+        else if (listener.Listen.Port != 0 && !addresses.TryAdd(listener.Listen.ToString(), $"{path}.listen"))
+        {
+            errors.Add(($"{path}.listen", $"{listener.Listen} is already used by {addresses[listener.Listen.ToString()]}"));
+        }
+
+        if (listener.Protocol == ListenerProtocol.Https)
+        {
+            if (listener.Tls is null || listener.Tls.Certificates.IsEmpty)
+            {
+                errors.Add(($"{path}.tls", "an https listener needs tls.certificates, at least one { cert: FILE.pem, key: FILE.pem }"));
+            }
+
+            for (var c = 0; c < (listener.Tls?.Certificates.Length ?? 0); c++)
+            {
+                var certificate = listener.Tls!.Certificates[c];
+                CheckRequired($"{path}.tls.certificates[{c}].cert", certificate.Cert, errors);
+                CheckRequired($"{path}.tls.certificates[{c}].key", certificate.Key, errors);
+            }
+        }
+        else if (listener.Tls is not null)
+        {
+            errors.Add(($"{path}.tls", "applies only to listeners with protocol: https"));
+        }
+
+        if (listener.Redirect is not null)
+        {
+            if (listener.Redirect != "https")
+            {
+                errors.Add(($"{path}.redirect", $"the only redirect is https, got '{listener.Redirect}'"));
+            }
+            else if (listener.Protocol == ListenerProtocol.Https)
+            {
+                errors.Add(($"{path}.redirect", "an https listener cannot redirect to https"));
+            }
+            else if (!hasHttpsListener)
+            {
+                errors.Add(($"{path}.redirect", "redirect: https needs an https listener in the spec to redirect to"));
+            }
+
+            if (!listener.Rules.IsEmpty)
+            {
+                errors.Add(($"{path}.rules", "a listener that redirects every request to https has no rules"));
+            }
+        }
+        else if (listener.Rules.IsEmpty)
+        {
+            errors.Add(($"{path}.rules", "at least one rule is required"));
+        }
+
+        CheckRange($"{path}.maxBodySize", listener.MaxBodySize, 1, 10_000_000_000, errors);
+        for (var p = 0; p < listener.TrustedProxies.Length; p++)
+        {
+            var proxy = listener.TrustedProxies[p];
+            if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                errors.Add(($"{path}.trustedProxies[{p}]", $"must be an IP address or a CIDR range such as 10.0.0.0/8, got '{proxy}'"));
+            }
+        }
+
+        ValidateAction(listener.Default, $"{path}.default", services, errors);
+        var priorities = new Dictionary<int, int>();
+        for (var r = 0; r < listener.Rules.Length; r++)
+        {
+            var rule = listener.Rules[r];
+            var rulePath = $"{path}.rules[{r}]";
+            ValidateRule(rule, rulePath, services, errors);
+            if (rule.Priority is { } priority && !priorities.TryAdd(priority, r))
+            {
+                errors.Add(($"{rulePath}.priority", $"priority {priority} is already used by rules[{priorities[priority]}]; priorities must be unique"));
+            }
+        }
+    }
+
+    private static void ValidateRule(RuleSpec rule, string path, HashSet<string> services, List<(string, string)> errors)
+    {
+        if (rule.Priority is { } priority)
+        {
+            CheckRange($"{path}.priority", priority, 1, 50_000, errors);
+        }
+
+        var pathOk = rule.Path.Kind == PathMatchKind.Prefix
+            ? RulePathPattern().IsMatch(rule.Path.Value)
+            : rule.Path.Value.StartsWith('/') && !rule.Path.Value.Any(char.IsWhiteSpace);
+        if (!pathOk)
+        {
+            errors.Add(($"{path}.path", rule.Path.Kind == PathMatchKind.Prefix
+                ? $"must start with '/' and hold only URL path characters (no '{{', '}}', '#' or spaces), got '{rule.Path.Value}'"
+                : $"must start with '/' and have no spaces, got '{rule.Path.Value}'"));
         }
 
         if (rule.Host is not null && !HostPattern().IsMatch(rule.Host))
         {
             errors.Add(($"{path}.host", $"must be a host name such as shop.example.com or *.example.com, without a port, got '{rule.Host}'"));
+        }
+
+        foreach (var (header, values) in rule.Headers)
+        {
+            if (!TokenPattern().IsMatch(header))
+            {
+                errors.Add(($"{path}.headers.{header}", "is not a valid header name"));
+            }
+
+            if (values.IsEmpty || values.Any(string.IsNullOrEmpty))
+            {
+                errors.Add(($"{path}.headers.{header}", "needs at least one non-empty value ('*' for any)"));
+            }
+        }
+
+        foreach (var method in rule.Methods.Where(m => !TokenPattern().IsMatch(m)))
+        {
+            errors.Add(($"{path}.methods", $"'{method}' is not an HTTP method"));
+        }
+
+        foreach (var (name, _) in rule.Query.Where(q => q.Value.IsEmpty || q.Value.Any(string.IsNullOrEmpty)))
+        {
+            errors.Add(($"{path}.query.{name}", "needs at least one non-empty value ('*' for any)"));
+        }
+
+        if (rule.Timeout is { } timeout)
+        {
+            CheckRange($"{path}.timeout", timeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);
+        }
+
+        ValidateAction(rule.Action, path, services, errors);
+    }
+
+    private static void ValidateAction(RuleAction action, string path, HashSet<string> services, List<(string, string)> errors)
+    {
+        switch (action)
+        {
+            case ForwardAction { Services.Length: 1 } single when single.Services[0].Weight == 1:
+                CheckServiceReference($"{path}.service", single.Services[0].Service, services, errors);
+                break;
+            case ForwardAction forward:
+                if (forward.Services.IsEmpty)
+                {
+                    errors.Add(($"{path}.forward", "needs at least one { service: NAME, weight: N }"));
+                }
+
+                for (var i = 0; i < forward.Services.Length; i++)
+                {
+                    CheckServiceReference($"{path}.forward[{i}].service", forward.Services[i].Service, services, errors);
+                    CheckRange($"{path}.forward[{i}].weight", forward.Services[i].Weight, 0, 1000, errors);
+                }
+
+                if (forward.Services.Length > 0 && forward.Services.All(s => s.Weight == 0))
+                {
+                    errors.Add(($"{path}.forward", "at least one service needs a weight above 0"));
+                }
+
+                if (forward.Services.GroupBy(s => s.Service).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+                {
+                    errors.Add(($"{path}.forward", $"service '{duplicate.Key}' is listed twice"));
+                }
+
+                break;
+            case FixedResponseAction fixedResponse:
+                CheckRange($"{path}.fixedResponse.status", fixedResponse.Status, 100, 599, errors);
+                CheckRange($"{path}.fixedResponse.body", fixedResponse.Body.Length, 0, 65_536, errors);
+                break;
+            case RedirectAction redirect:
+                if (redirect.Status is not (301 or 302 or 303 or 307 or 308))
+                {
+                    errors.Add(($"{path}.redirect.status", $"must be 301, 302, 303, 307 or 308, got {redirect.Status}"));
+                }
+
+                if (redirect.Location.Length == 0)
+                {
+                    errors.Add(($"{path}.redirect.location", "is required, e.g. https://#{host}#{path}#{query}"));
+                }
+                else if (RedirectTemplate.Validate(redirect.Location) is { } error)
+                {
+                    errors.Add(($"{path}.redirect.location", error));
+                }
+
+                break;
+        }
+    }
+
+    private static void CheckServiceReference(string path, string service, HashSet<string> services, List<(string, string)> errors)
+    {
+        if (service.Length == 0)
+        {
+            errors.Add((path, "is required"));
+        }
+        else if (!services.Contains(service))
+        {
+            errors.Add((path, $"unknown service '{service}'; services: {string.Join(", ", services.Order(StringComparer.Ordinal))}"));
+        }
+    }
+
+    private static void CheckRequired(string path, string value, List<(string, string)> errors)
+    {
+        if (value.Length == 0)
+        {
+            errors.Add((path, "is required"));
         }
     }
 
@@ -143,23 +315,50 @@ internal static partial class SpecValidator
 
         CheckRange($"{path}.stopTimeout", service.StopTimeout, TimeSpan.Zero, MaxStopTimeout, errors);
 
-        var health = service.Health;
-        var healthPath = $"{path}.health";
-        if (!health.Path.StartsWith('/') || health.Path.Any(char.IsWhiteSpace))
+        ValidateCheck(service.Health, $"{path}.health", errors);
+        if (service.Liveness is { } liveness)
         {
-            errors.Add(($"{healthPath}.path", $"must be a URL path starting with '/', got '{health.Path}'"));
+            ValidateCheck(liveness, $"{path}.liveness", errors);
         }
 
-        CheckRange($"{healthPath}.interval", health.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(300), errors);
-        CheckRange($"{healthPath}.timeout", health.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(60), errors);
-        if (health.Timeout >= health.Interval && health.Interval >= TimeSpan.FromSeconds(1))
+        CheckRange($"{path}.slowStart", service.SlowStart, TimeSpan.Zero, TimeSpan.FromMinutes(15), errors);
+        CheckRange($"{path}.deregistrationDelay", service.DeregistrationDelay, TimeSpan.Zero, TimeSpan.FromHours(1), errors);
+        CheckRange($"{path}.timeout", service.Timeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);
+        CheckRange($"{path}.panicThreshold", service.PanicThreshold, 0, 100, errors);
+        if (service.Stickiness is { } stickiness)
         {
-            errors.Add(($"{healthPath}.timeout", $"must be less than interval ({Durations.Format(health.Interval)}), got {Durations.Format(health.Timeout)}"));
+            if (!TokenPattern().IsMatch(stickiness.Cookie))
+            {
+                errors.Add(($"{path}.stickiness.cookie", $"is not a valid cookie name, got '{stickiness.Cookie}'"));
+            }
+
+            CheckRange($"{path}.stickiness.ttl", stickiness.Ttl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7), errors);
         }
 
-        CheckRange($"{healthPath}.healthyThreshold", health.HealthyThreshold, 1, 10, errors);
-        CheckRange($"{healthPath}.unhealthyThreshold", health.UnhealthyThreshold, 1, 10, errors);
-        CheckRange($"{healthPath}.gracePeriod", health.GracePeriod, TimeSpan.Zero, TimeSpan.FromHours(1), errors);
+        var outliers = service.OutlierDetection;
+        CheckRange($"{path}.outlierDetection.consecutive5xx", outliers.Consecutive5xx, 1, 1000, errors);
+        CheckRange($"{path}.outlierDetection.baseEjection", outliers.BaseEjection, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);
+        CheckRange($"{path}.outlierDetection.maxEjection", outliers.MaxEjection, outliers.BaseEjection, TimeSpan.FromHours(1), errors);
+        CheckRange($"{path}.outlierDetection.maxEjectionPercent", outliers.MaxEjectionPercent, 0, 100, errors);
+    }
+
+    private static void ValidateCheck(HealthCheckSpec check, string path, List<(string, string)> errors)
+    {
+        if (check.Type == CheckType.Http && (!check.Path.StartsWith('/') || check.Path.Any(char.IsWhiteSpace)))
+        {
+            errors.Add(($"{path}.path", $"must be a URL path starting with '/', got '{check.Path}'"));
+        }
+
+        CheckRange($"{path}.interval", check.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(300), errors);
+        CheckRange($"{path}.timeout", check.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(60), errors);
+        if (check.Timeout >= check.Interval && check.Interval >= TimeSpan.FromSeconds(1))
+        {
+            errors.Add(($"{path}.timeout", $"must be less than interval ({Durations.Format(check.Interval)}), got {Durations.Format(check.Timeout)}"));
+        }
+
+        CheckRange($"{path}.healthyThreshold", check.HealthyThreshold, 1, 10, errors);
+        CheckRange($"{path}.unhealthyThreshold", check.UnhealthyThreshold, 1, 10, errors);
+        CheckRange($"{path}.gracePeriod", check.GracePeriod, TimeSpan.Zero, TimeSpan.FromHours(1), errors);
     }
 
     private static void ValidateLoadBalancing(LoadBalancingSpec lb, string path, List<(string, string)> errors)
@@ -196,7 +395,7 @@ internal static partial class SpecValidator
         }
     }
 
-    private static void CheckRange(string path, int value, int min, int max, List<(string, string)> errors)
+    private static void CheckRange(string path, long value, long min, long max, List<(string, string)> errors)
     {
         if (value < min || value > max)
         {
@@ -214,6 +413,9 @@ internal static partial class SpecValidator
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,62}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
+    private static partial Regex TokenPattern();
 
     [GeneratedRegex(@"^(header|cookie):[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
     private static partial Regex HashOnPattern();

@@ -124,6 +124,50 @@ internal sealed class YamlFields
         return null;
     }
 
+    public bool? Bool(YamlNode? node, string path)
+    {
+        var text = String(node, path);
+        switch (text)
+        {
+            case null:
+                return null;
+            case "true" or "True" or "TRUE":
+                return true;
+            case "false" or "False" or "FALSE":
+                return false;
+            default:
+                Error(path, node, $"must be true or false, got '{text}'");
+                return null;
+        }
+    }
+
+    /// <summary>A size in bytes: <c>1048576</c>, <c>512KB</c>, <c>10MB</c>, <c>1GB</c> (powers of 1000, as Kestrel's limits are written).</summary>
+    public long? Size(YamlNode? node, string path)
+    {
+        var text = String(node, path);
+        if (text is null)
+        {
+            return null;
+        }
+
+        var trimmed = text.Trim();
+        var (digits, multiplier) = trimmed.EndsWith("GB", StringComparison.OrdinalIgnoreCase) ? (trimmed[..^2], 1_000_000_000L)
+            : trimmed.EndsWith("MB", StringComparison.OrdinalIgnoreCase) ? (trimmed[..^2], 1_000_000L)
+            : trimmed.EndsWith("KB", StringComparison.OrdinalIgnoreCase) ? (trimmed[..^2], 1_000L)
+            : (trimmed, 1L);
+        if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= long.MaxValue / multiplier)
+        {
+            return value * multiplier;
+        }
+
+        Error(path, node, $"must be a size such as 1048576, 512KB, 10MB or 1GB, got '{text}'");
+        return null;
+    }
+
+    /// <summary>One value or a list of values (<c>X-Env: prod</c> or <c>X-Env: [prod, staging]</c>).</summary>
+    public ImmutableArray<string>? OneOrMany(YamlNode? node, string path) =>
+        node is YamlSequenceNode ? StringList(node, path) : String(node, path) is { } single ? [single] : null;
+
     public double? Double(YamlNode? node, string path)
     {
         var text = String(node, path);
@@ -289,6 +333,10 @@ internal sealed class YamlFields
         public TimeSpan? Duration(string key) => _fields.Duration(this[key], PathOf(key));
 
         public double? Double(string key) => _fields.Double(this[key], PathOf(key));
+
+        public bool? Bool(string key) => _fields.Bool(this[key], PathOf(key));
+
+        public long? Size(string key) => _fields.Size(this[key], PathOf(key));
 
         public ListenAddress? Address(string key) => _fields.Address(this[key], PathOf(key));
 

@@ -3,8 +3,8 @@ using System.Text.Json;
 using Flotilla.Core;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
-using Flotilla.Core.Spec;
 using Flotilla.Proxy;
+using Flotilla.Proxy.Targets;
 using Flotilla.Scheduling;
 
 namespace Flotilla.Api;
@@ -48,7 +48,7 @@ internal static class AdminApi
                 return NotFound($"unknown service '{name}'; services: {string.Join(", ", fleet.Current.ServiceOrder)}");
             }
 
-            var (desired, bodyError) = await ReadDesiredAsync(request);
+            var (desired, bodyError) = await ReadNumberAsync(request, "desired", 3);
             if (bodyError is not null)
             {
                 return BadRequest(bodyError);
@@ -141,27 +141,50 @@ internal static class AdminApi
             return Results.Ok(selected.Where(e => service is null || e.Service == service).Select(EventDto.From).ToList());
         });
 
-        v1.MapGet("/listeners", (SpecDocument spec, ProxyServer proxy) => Results.Ok(spec.Spec.Listeners
-            .Select(l => new ListenerDto(
-                l.Name,
-                proxy.ListenerAddresses.GetValueOrDefault(l.Name, "http://" + l.Listen),
-                l.Rules.Select(r => new RuleDto(r.Path, r.Host, r.Service)).ToList()))
+        v1.MapGet("/listeners", (ListenerDirectory listeners) => Results.Ok(listeners.All
+            .Select(l => new ListenerDto(l.Name, l.Address, l.Spec.Rules.Select((r, i) => RuleDto.From(l.Name, i, r)).ToList()))
             .ToList()));
+
+        v1.MapGet("/services/{name}/targets", (string name, TargetGroups groups) =>
+            groups.ByService.TryGetValue(name, out var group)
+                ? Results.Ok(TargetsDto.From(group, TimeProvider.System))
+                : NotFound($"unknown service '{name}'"));
+
+        v1.MapPost("/tasks/{id}/weight", async (string id, HttpRequest request, FleetController controller, FleetView fleet) =>
+        {
+            if (!fleet.Current.Tasks.ContainsKey(id))
+            {
+                return NotFound($"unknown task '{id}'");
+            }
+
+            var (weight, bodyError) = await ReadNumberAsync(request, "weight", 5);
+            if (bodyError is not null)
+            {
+                return BadRequest(bodyError);
+            }
+
+            var error = await controller.SetWeightAsync(id, weight).WaitAsync(CommandTimeout);
+            return error is null ? Results.Ok(TaskDto.From(fleet.Current.Tasks[id])) : BadRequest(error);
+        });
     }
 
-    /// <summary>Reads <c>{"desired": N}</c>, with an error that shows the expected shape when the body is anything else.</summary>
-    private static async Task<(int Desired, string? Error)> ReadDesiredAsync(HttpRequest request)
+    /// <summary>Reads <c>{"NAME": N}</c>, with an error that shows the expected shape when the body is anything else.</summary>
+    private static async Task<(int Value, string? Error)> ReadNumberAsync(HttpRequest request, string name, int example)
     {
-        const string Shape = "the body must be JSON like {\"desired\": 3}";
+        var shape = $"the body must be JSON like {{\"{name}\": {example}}}";
         try
         {
-            var body = await JsonSerializer.DeserializeAsync(request.Body, FlotillaJson.Default.ScaleRequest, request.HttpContext.RequestAborted);
-            return body?.Desired is { } desired ? (desired, null) : (0, $"desired is required; {Shape}");
+            using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
+            if (body.RootElement.ValueKind != JsonValueKind.Object || !body.RootElement.TryGetProperty(name, out var value))
+            {
+                return (0, $"{name} is required; {shape}");
+            }
+
+            return value.TryGetInt32(out var number) ? (number, null) : (0, $"{shape} ({name} must be a whole number)");
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            // System.Text.Json's own messages name .NET types; say instead where the body went wrong.
-            return (0, e.Path is { Length: > 2 } path ? $"{Shape} ({path[2..]} has the wrong type)" : $"{Shape} (not valid JSON)");
+            return (0, $"{shape} (not valid JSON)");
         }
     }
 

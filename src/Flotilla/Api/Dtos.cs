@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Flotilla.Core;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
+using Flotilla.Core.Spec;
+using Flotilla.Proxy.Targets;
 
 namespace Flotilla.Api;
 
@@ -24,7 +26,9 @@ internal sealed record TaskDto(
     string? StoppedReason,
     int? ExitCode,
     DateTimeOffset? LastHealthCheckAt,
-    string? LastHealthCheckFailure)
+    string? LastHealthCheckFailure,
+    string? Liveness,
+    int Weight)
 {
     public static TaskDto From(TaskRecord t) => new(
         t.Id,
@@ -41,7 +45,9 @@ internal sealed record TaskDto(
         t.StoppedReason,
         t.ExitCode,
         t.Health.LastCheckedAt,
-        t.Health.LastFailure);
+        t.Health.LastFailure,
+        t.Liveness is null ? null : Lower(t.Liveness.State),
+        t.Weight);
 
     internal static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 }
@@ -95,7 +101,62 @@ internal sealed record EventDto(long Id, DateTimeOffset Time, string Reason, str
     public static EventDto From(FleetEvent e) => new(e.Id, e.Time, e.Reason, e.Message, e.Service, e.TaskId, e.IsWarning);
 }
 
-internal sealed record RuleDto(string Path, string? Host, string Service);
+/// <summary>A rule as the API shows it: its id, what it matches, and its action in words.</summary>
+internal sealed record RuleDto(string Id, int? Priority, string Path, string? Host, string Action)
+{
+    public static RuleDto From(string listener, int index, RuleSpec rule) => new(
+        $"{listener}/rules[{index}]",
+        rule.Priority,
+        rule.Path.ToString(),
+        rule.Host,
+        rule.Action switch
+        {
+            ForwardAction { Services.Length: 1 } single => $"forward to {single.Services[0].Service}",
+            ForwardAction forward => "forward to " + string.Join(", ", forward.Services.Select(s => $"{s.Service} (weight {s.Weight})")),
+            FixedResponseAction fixedResponse => $"answer {fixedResponse.Status}",
+            RedirectAction redirect => $"redirect {redirect.Status} to {redirect.Location}",
+            _ => rule.Action.GetType().Name,
+        });
+}
+
+/// <summary>A service's targets as the load balancer sees them: what passive health and panic mode make of them.</summary>
+internal sealed record TargetsDto(string Service, string Algorithm, bool Panic, IReadOnlyList<TargetDto> Targets)
+{
+    public static TargetsDto From(TargetGroup group, TimeProvider time)
+    {
+        var now = time.GetTimestamp();
+        var eligible = group.Current.Eligible.Targets;
+        return new TargetsDto(
+            group.Service.Name,
+            group.Policy.Name,
+            group.Current.Panic,
+            group.All.Select(t => new TargetDto(
+                t.TaskId,
+                t.Port,
+                eligible.Contains(t),
+                t.Ready,
+                t.Draining,
+                t.EjectedUntil == 0 ? null : Math.Round(Math.Max(0, t.EjectedUntil - now) / (double)time.TimestampFrequency, 1),
+                t.TimesEjected,
+                t.InFlight,
+                t.Weight,
+                Math.Round(t.EffectiveWeight(now), 3),
+                double.IsNaN(t.LatencyEwmaMs) ? null : Math.Round(t.LatencyEwmaMs, 3))).ToList());
+    }
+}
+
+internal sealed record TargetDto(
+    string Task,
+    int Port,
+    bool Eligible,
+    bool Ready,
+    bool Draining,
+    double? EjectedForSeconds,
+    int TimesEjected,
+    int InFlight,
+    int Weight,
+    double EffectiveWeight,
+    double? LatencyEwmaMs);
 
 internal sealed record ListenerDto(string Name, string Address, IReadOnlyList<RuleDto> Rules);
 
@@ -111,5 +172,6 @@ internal sealed record ScaleRequest(int? Desired);
 [JsonSerializable(typeof(EventDto))]
 [JsonSerializable(typeof(List<EventDto>))]
 [JsonSerializable(typeof(List<ListenerDto>))]
+[JsonSerializable(typeof(TargetsDto))]
 [JsonSerializable(typeof(ScaleRequest))]
 internal sealed partial class FlotillaJson : JsonSerializerContext;

@@ -87,7 +87,7 @@ internal static class FleetHost
             return ExitFailure;
         }
 
-        var proxy = app.Services.GetRequiredService<ProxyServer>();
+        var listeners = app.Services.GetRequiredService<ListenerDirectory>();
         var admin = app.Services.GetRequiredService<AdminEndpoint>();
         var info = new AdminInfo(
             admin.Url,
@@ -95,7 +95,7 @@ internal static class FleetHost
             Environment.ProcessId,
             app.Services.GetRequiredService<TimeProvider>().GetUtcNow(),
             Path.GetFullPath(specFile),
-            proxy.ListenerAddresses.ToDictionary());
+            listeners.Addresses.ToDictionary());
         state.WriteAdminInfo(info);
         output.WriteLine($"flotilla is up: admin API {admin.Url} (token in {state.AdminFile})");
         foreach (var (name, address) in info.Listeners)
@@ -159,7 +159,7 @@ internal static class FleetHost
         builder.Services.AddSingleton<EventSinks>();
         builder.Services.AddSingleton(new FleetView(FleetState.FromSpec(spec.Spec)));
         builder.Services.AddSingleton<PortAllocator>();
-        builder.Services.AddSingleton<HttpHealthChecker>();
+        builder.Services.AddSingleton<HealthChecker>();
         builder.Services.AddSingleton<ITaskDriver, ProcessTaskDriver>();
         builder.Services.AddSingleton<FlotillaMetrics>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, FlotillaJson.Default));
@@ -167,7 +167,9 @@ internal static class FleetHost
         // Hosted services stop in reverse order: the proxy stops accepting before the scheduler stops the tasks.
         builder.Services.AddSingleton<FleetController>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FleetController>());
+        builder.Services.AddSingleton(new ListenerDirectory(spec.Spec));
         builder.Services.AddSingleton<TargetGroups>();
+        builder.Services.AddSingleton<ITargetDrainer>(sp => sp.GetRequiredService<TargetGroups>());
         builder.Services.AddSingleton<ProxyServer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyServer>());
 

@@ -1,11 +1,12 @@
 using Flotilla.Core.Spec;
+using Flotilla.Proxy.Forwarding;
 using Flotilla.Runtime;
 
 namespace Flotilla.Hosting;
 
 /// <summary>
-/// Checks of a valid spec against this machine, made before anything starts: a missing program or working directory
-/// is reported with its line, rather than discovered as a crash loop.
+/// Checks of a valid spec against this machine, made before anything starts: a missing program or working directory,
+/// or a certificate that will not load, is reported with its line, rather than discovered as a crash loop or a failed bind.
 /// </summary>
 internal static class Preflight
 {
@@ -39,6 +40,18 @@ internal static class Preflight
             else if (Executables.FindOnPath(program) is null)
             {
                 errors.Add(document.Diagnostic($"{path}.command[0]", $"'{program}' was not found on PATH"));
+            }
+        }
+
+        for (var l = 0; l < document.Spec.Listeners.Length; l++)
+        {
+            var certificates = document.Spec.Listeners[l].Tls?.Certificates ?? [];
+            for (var c = 0; c < certificates.Length; c++)
+            {
+                if (Certificates.Check(certificates[c], document.BaseDirectory) is { } problem)
+                {
+                    errors.Add(document.Diagnostic($"listeners[{l}].tls.certificates[{c}]", $"cannot load the certificate: {problem}"));
+                }
             }
         }
 

@@ -2,34 +2,49 @@ using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Flotilla.Core.Spec;
+using Flotilla.Proxy.AccessLog;
+using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Telemetry;
+using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Flotilla.Proxy;
 
 /// <summary>
-/// The load balancer's request path: find the listener's first matching rule, pick a target of its service, forward
-/// with YARP's <see cref="IHttpForwarder"/>, and account for the request (in flight, latency, metrics).
+/// The load balancer's request path, and its only middleware: identify the request (trace, request id, client), find the
+/// listener's first matching rule, carry out its action — forward to a target of a service (sticky, then by the
+/// service's algorithm), answer, or redirect — and account for it (in flight, latency, passive health, metrics, access log).
 /// </summary>
 internal sealed class ProxyMiddleware
 {
-    private static readonly ForwarderRequestConfig RequestConfig = new()
-    {
-        Version = HttpVersion.Version11,
-        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-    };
+    private const string TraceParent = "traceparent";
+    private const string TraceState = "tracestate";
 
     private readonly Router _router;
     private readonly TargetGroups _groups;
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _client;
     private readonly FlotillaMetrics _metrics;
+    private readonly AccessLogWriter _accessLog;
+    private readonly StickyCookie _sticky;
+    private readonly ListenerDirectory _listeners;
     private readonly TimeProvider _time;
     private readonly FrozenDictionary<string, string> _retryAfter;
 
-    public ProxyMiddleware(RequestDelegate next, Router router, TargetGroups groups, IHttpForwarder forwarder, ForwarderClient client, FlotillaMetrics metrics, TimeProvider time)
+    public ProxyMiddleware(
+        RequestDelegate next,
+        Router router,
+        TargetGroups groups,
+        IHttpForwarder forwarder,
+        ForwarderClient client,
+        FlotillaMetrics metrics,
+        AccessLogWriter accessLog,
+        StickyCookie sticky,
+        ListenerDirectory listeners,
+        TimeProvider time)
     {
         _ = next;
         _router = router;
@@ -37,6 +52,9 @@ internal sealed class ProxyMiddleware
         _forwarder = forwarder;
         _client = client.Invoker;
         _metrics = metrics;
+        _accessLog = accessLog;
+        _sticky = sticky;
+        _listeners = listeners;
         _time = time;
 
         // Retry-After on a 503 is the service's health-check interval: the soonest a task could come back.
@@ -47,58 +65,183 @@ internal sealed class ProxyMiddleware
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var start = Stopwatch.GetTimestamp();
-        var listener = Listeners.Of(context);
-        var rule = _router.Match(listener, context.Request);
-        if (rule is null)
+        var listener = ListenerRuntime.Of(context);
+        var request = Begin(context, listener);
+        try
         {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            _metrics.RecordRequest(listener, "", StatusCodes.Status404NotFound, start);
-            return;
+            if (listener.RedirectsToHttps)
+            {
+                RedirectToHttps(context);
+            }
+            else if (context.Request.ContentLength > listener.Spec.MaxBodySize)
+            {
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            }
+            else
+            {
+                var rule = _router.Match(listener.Name, context.Request);
+                request.Rule = rule;
+                await ActAsync(context, request, rule?.Action ?? _router.Default(listener.Name));
+            }
+        }
+        finally
+        {
+            End(context, request);
+        }
+    }
+
+    /// <summary>Starts or continues the W3C trace, settles the request id and the client's address.</summary>
+    private ProxyRequest Begin(HttpContext context, ListenerRuntime listener)
+    {
+        var headers = context.Request.Headers;
+        var activity = new Activity("Flotilla.Proxy");
+        if (headers.TryGetValue(TraceParent, out var parent) && ActivityContext.TryParse(parent, headers[TraceState], out var parentContext))
+        {
+            activity.SetParentId(parentContext.TraceId, parentContext.SpanId, parentContext.TraceFlags);
+            activity.TraceStateString = parentContext.TraceState;
         }
 
-        var service = rule.Spec.Service;
-        var target = _groups.ByService[service].Pick(context);
+        activity.Start();
+
+        var peer = context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var trusted = !listener.Trusted.IsEmpty && listener.Trusted.Contains(peer);
+        var incomingId = headers[ForwardingTransformer.RequestIdHeader].ToString();
+        var request = new ProxyRequest
+        {
+            Listener = listener.Name,
+            StartTimestamp = Stopwatch.GetTimestamp(),
+            StartTime = _time.GetUtcNow(),
+            Activity = activity,
+            RequestId = listener.Spec.TrustRequestId && IsValidRequestId(incomingId) ? incomingId : activity.TraceId.ToHexString(),
+            Address = trusted ? listener.Trusted.ClientBehind(peer, headers["X-Forwarded-For"]) : peer,
+            FromTrustedProxy = trusted,
+            Scheme = listener.Scheme,
+            Method = context.Request.Method,
+            Host = context.Request.Host.Value ?? "",
+            Path = context.Request.Path.Value ?? "/",
+            UserAgent = headers.UserAgent.ToString(),
+        };
+        context.Features.Set(request);
+        context.Features.Set<IClientAddressFeature>(request);
+        context.Response.Headers[ForwardingTransformer.RequestIdHeader] = request.RequestId;
+        if (_accessLog.Enabled)
+        {
+            context.Response.Body = new CountingStream(context.Response.Body);
+        }
+
+        return request;
+    }
+
+    private void End(HttpContext context, ProxyRequest request)
+    {
+        request.EndTimestamp = Stopwatch.GetTimestamp();
+        request.StatusCode = context.Response.StatusCode;
+        request.BytesIn = context.Request.ContentLength ?? 0;
+        request.BytesOut = (context.Response.Body as CountingStream)?.Written ?? context.Response.ContentLength ?? 0;
+        _metrics.RecordRequest(request);
+        _accessLog.Write(request);
+        request.Activity?.Stop();
+    }
+
+    private Task ActAsync(HttpContext context, ProxyRequest request, CompiledAction action) => action switch
+    {
+        ForwardPlan forward => ForwardAsync(context, request, forward.Choose(Random.Shared)),
+        FixedResponsePlan fixedResponse => AnswerAsync(context, fixedResponse),
+        RedirectPlan redirect => RedirectAsync(context, redirect),
+        _ => throw new InvalidOperationException($"unknown action {action.GetType().Name}"),
+    };
+
+    private async Task ForwardAsync(HttpContext context, ProxyRequest request, ForwardPlan.Destination destination)
+    {
+        var service = destination.Service;
+        request.Service = service;
+        var group = _groups.ByService[service];
+        var stickiness = group.Service.Stickiness;
+        var pinned = stickiness is null ? null : _sticky.Parse(context.Request.Cookies[stickiness.Cookie]);
+        var target = (pinned is null ? null : group.FindEligible(pinned)) ?? group.Pick(context);
         if (target is null)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = _retryAfter[service];
             context.Response.ContentType = "text/plain; charset=utf-8";
             await context.Response.WriteAsync($"no healthy targets for service {service}\n");
-            _metrics.RecordRequest(listener, service, StatusCodes.Status503ServiceUnavailable, start);
             return;
         }
 
+        request.Target = target;
+        if (stickiness is not null && pinned != target.TaskId)
+        {
+            // A new pin, or the pinned task is gone: the cookie now names the task that served this request.
+            context.Response.Cookies.Append(stickiness.Cookie, _sticky.Format(target.TaskId), new CookieOptions
+            {
+                HttpOnly = true,
+                Path = "/",
+                SameSite = SameSiteMode.Lax,
+                Secure = request.Scheme == "https",
+                MaxAge = stickiness.Ttl,
+            });
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = ListenerRuntime.Of(context).Spec.MaxBodySize;
+        }
+
         target.RequestStarted();
+        var started = Stopwatch.GetTimestamp();
         try
         {
-            await _forwarder.SendAsync(context, target.Address, _client, RequestConfig, HttpTransformer.Default);
+            var error = await _forwarder.SendAsync(context, target.Address, _client, destination.Config, ForwardingTransformer.Instance);
+            if (error == ForwarderError.RequestBodyClient && !context.Response.HasStarted
+                && context.Features.Get<IForwarderErrorFeature>()?.Exception is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+            {
+                // A chunked body that outgrew the limit: say so, rather than YARP's generic 400.
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            }
         }
         finally
         {
+            var ended = Stopwatch.GetTimestamp();
             target.RequestEnded();
-            target.ObserveLatency(Stopwatch.GetElapsedTime(start).TotalMilliseconds, _time.GetTimestamp());
-            _metrics.RecordRequest(listener, service, context.Response.StatusCode, start);
+            request.UpstreamTicks = ended - started;
+            target.ObserveLatency(Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds, _time.GetTimestamp());
+            group.ReportOutcome(target, context.Response.StatusCode);
         }
     }
-}
 
-/// <summary>
-/// The one HTTP client the load balancer forwards with: pooled keep-alive connections to every task, no proxy,
-/// no redirects, no cookies, no decompression (the response goes back as the task sent it).
-/// </summary>
-internal sealed class ForwarderClient : IDisposable
-{
-    public HttpMessageInvoker Invoker { get; } = new(new SocketsHttpHandler
+    private static Task AnswerAsync(HttpContext context, FixedResponsePlan plan)
     {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        UseCookies = false,
-        EnableMultipleHttp2Connections = true,
-        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-    });
+        context.Response.StatusCode = plan.Status;
+        context.Response.ContentType = plan.ContentType;
+        context.Response.ContentLength = plan.Body.Length;
+        return context.Response.Body.WriteAsync(plan.Body).AsTask();
+    }
 
-    public void Dispose() => Invoker.Dispose();
+    private static Task RedirectAsync(HttpContext context, RedirectPlan plan)
+    {
+        var request = context.Request;
+        var parts = new RedirectTemplate.RequestParts(
+            request.Scheme,
+            request.Host.Host,
+            (request.Host.Port ?? (request.IsHttps ? 443 : 80)).ToString(CultureInfo.InvariantCulture),
+            request.PathBase + request.Path,
+            request.QueryString.Value ?? "");
+        context.Response.StatusCode = plan.Status;
+        context.Response.Headers.Location = RedirectTemplate.Expand(plan.Location, parts);
+        return Task.CompletedTask;
+    }
+
+    /// <summary><c>redirect: https</c>: 301 to the same URL on the spec's first https listener.</summary>
+    private void RedirectToHttps(HttpContext context)
+    {
+        var httpsPort = _listeners.HttpsPort ?? 443;
+        var host = context.Request.Host.Host;
+        var authority = httpsPort == 443 ? host : $"{host}:{httpsPort}";
+        context.Response.StatusCode = StatusCodes.Status301MovedPermanently;
+        context.Response.Headers.Location = $"https://{authority}{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+    }
+
+    /// <summary>A client's X-Request-Id is kept only if it is short, printable ASCII (it ends up in logs and headers).</summary>
+    private static bool IsValidRequestId(string value) =>
+        value.Length is > 0 and <= 128 && value.All(c => c is > ' ' and < (char)127);
 }

@@ -1,67 +1,70 @@
+using System.Net.Security;
 using Flotilla.Core.Spec;
+using Flotilla.Hosting;
+using Flotilla.Proxy.AccessLog;
+using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace Flotilla.Proxy;
 
 /// <summary>
 /// The load balancer: one Kestrel server for all listeners, apart from the admin API's, whose only middleware is
-/// <see cref="ProxyMiddleware"/>: route, pick a target, forward with YARP.
+/// <see cref="ProxyMiddleware"/>. TLS is terminated here, with the certificate chosen per connection by SNI.
 /// </summary>
 internal sealed partial class ProxyServer(
     SpecDocument spec,
+    StateDirectory stateDirectory,
+    ListenerDirectory listeners,
     TargetGroups targets,
     FlotillaMetrics metrics,
     TimeProvider time,
     ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
-    private readonly Dictionary<string, ListenOptions> _listenOptions = [];
     private readonly ILogger _logger = loggerFactory.CreateLogger<ProxyServer>();
     private WebApplication? _app;
 
-    /// <summary>Each listener's bound address (<c>http://127.0.0.1:8080</c>), known once started; port 0 resolved.</summary>
-    public IReadOnlyDictionary<string, string> ListenerAddresses =>
-        _listenOptions.ToDictionary(kv => kv.Key, kv => "http://" + kv.Value.IPEndPoint);
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (spec.Spec.Listeners.IsEmpty)
+        if (listeners.All.Count == 0)
         {
             return;
         }
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy" });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            foreach (var listener in spec.Spec.Listeners)
+            foreach (var listener in listeners.All)
             {
-                kestrel.Listen(listener.Listen.ToIPAddress(), listener.Listen.Port, options =>
-                {
-                    options.Use(Listeners.TagConnections(listener.Name));
-                    _listenOptions[listener.Name] = options;
-                });
+                kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener));
             }
         });
 
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton(new Router(spec.Spec));
+        builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(targets);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<ForwarderClient>();
+        builder.Services.AddSingleton<StickyCookie>();
+        builder.Services.AddSingleton(new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log")));
 
         var app = builder.Build();
+        metrics.ObserveAccessLog(app.Services.GetRequiredService<AccessLogWriter>());
         app.UseMiddleware<ProxyMiddleware>();
         await app.StartAsync(cancellationToken);
         _app = app;
-        foreach (var (name, address) in ListenerAddresses)
+        foreach (var listener in listeners.All)
         {
-            LogListening(name, address);
+            LogListening(listener.Name, listener.Address);
         }
     }
 
@@ -79,6 +82,27 @@ internal sealed partial class ProxyServer(
         {
             await _app.DisposeAsync();
         }
+    }
+
+    private void Configure(ListenOptions options, ListenerRuntime listener)
+    {
+        listener.Endpoint = options;
+        options.Protocols = listener.Spec.Http2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+        if (listener.Spec.Protocol == ListenerProtocol.Https)
+        {
+            var certificates = Certificates.Load(listener.Spec.Tls!, spec.BaseDirectory);
+            List<SslApplicationProtocol> alpn = listener.Spec.Http2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11];
+            options.UseHttps(new TlsHandshakeCallbackOptions
+            {
+                OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = certificates.Select(context.ClientHelloInfo.ServerName),
+                    ApplicationProtocols = alpn,
+                }),
+            });
+        }
+
+        options.Use(listener.TagConnections());
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "listener {Listener} accepting on {Address}")]

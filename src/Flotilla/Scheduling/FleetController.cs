@@ -22,7 +22,8 @@ internal sealed partial class FleetController : BackgroundService
     private readonly SpecDocument _spec;
     private readonly StateDirectory _stateDirectory;
     private readonly ITaskDriver _driver;
-    private readonly HttpHealthChecker _checker;
+    private readonly HealthChecker _checker;
+    private readonly ITargetDrainer _drainer;
     private readonly PortAllocator _ports;
     private readonly EventLog _events;
     private readonly FleetView _view;
@@ -35,7 +36,8 @@ internal sealed partial class FleetController : BackgroundService
         SpecDocument spec,
         StateDirectory stateDirectory,
         ITaskDriver driver,
-        HttpHealthChecker checker,
+        HealthChecker checker,
+        ITargetDrainer drainer,
         PortAllocator ports,
         EventLog events,
         FleetView view,
@@ -47,6 +49,7 @@ internal sealed partial class FleetController : BackgroundService
         _stateDirectory = stateDirectory;
         _driver = driver;
         _checker = checker;
+        _drainer = drainer;
         _ports = ports;
         _events = events;
         _view = view;
@@ -74,17 +77,27 @@ internal sealed partial class FleetController : BackgroundService
             return next;
         });
 
+    /// <summary>Sets a task's weight for weighted load balancing.</summary>
+    public Task<string?> SetWeightAsync(string taskId, int weight) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            var next = s.SetWeight(taskId, weight, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
+        });
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
 
-        // The loop has ended, so the supervisors are ours alone now. Stop every task at once, each with its own
-        // service's stopTimeout; if the host's shutdown timeout runs out first, SIGKILL whatever is left.
+        // The loop has ended, so the supervisors are ours alone now. The proxy has already stopped accepting and
+        // finished its requests, so there is nothing to drain: stop every task at once, each with its own service's
+        // stopTimeout; if the host's shutdown timeout runs out first, SIGKILL whatever is left.
         var supervisors = _supervisors.Values.ToList();
         LogStoppingAll(supervisors.Count);
         try
         {
-            await Task.WhenAll(supervisors.Select(s => s.StopAsync())).WaitAsync(cancellationToken);
+            await Task.WhenAll(supervisors.Select(s => s.StopAsync(drain: false))).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -153,13 +166,14 @@ internal sealed partial class FleetController : BackgroundService
             }
         }
 
-        // Stopping is derived from the state, so that every path to Stopping (scale-in, health, user) stops the process.
+        // Stopping is derived from the state, so that every path to it (scale-in, liveness, user) stops the process: a
+        // draining task is drained first; one that never ran has nothing to drain.
         foreach (var supervisor in _supervisors.Values.ToList())
         {
             var state = _state.Tasks.GetValueOrDefault(supervisor.TaskId)?.State;
-            if (state == TaskState.Stopping)
+            if (state is TaskState.Draining or TaskState.Stopping)
             {
-                _ = supervisor.StopAsync();
+                _ = supervisor.StopAsync(drain: state == TaskState.Draining);
             }
             else if (state is TaskState.Stopped or null)
             {
@@ -175,7 +189,7 @@ internal sealed partial class FleetController : BackgroundService
     {
         var service = _state.Services[task.Service].Spec;
         var launch = TaskLaunch.For(service, task, _spec.BaseDirectory, _stateDirectory.TaskLogFile(task.Id));
-        var supervisor = new TaskSupervisor(task, launch, service, _driver, _checker, _time, Post);
+        var supervisor = new TaskSupervisor(task, launch, service, _driver, _checker, _drainer, _time, Post);
         _supervisors[task.Id] = supervisor;
         supervisor.Start();
     }

@@ -1,4 +1,5 @@
 using Flotilla.Core.Fleet;
+using Flotilla.Core.Health;
 using Flotilla.Core.Spec;
 using Flotilla.Health;
 using Flotilla.Runtime;
@@ -6,15 +7,17 @@ using Flotilla.Runtime;
 namespace Flotilla.Scheduling;
 
 /// <summary>
-/// The imperative life of one task: launch it, health-check it while it runs, notice its exit, stop it when asked.
-/// It decides nothing; it reports each observation to the scheduler's loop as a <see cref="FleetTransition"/>.
+/// The imperative life of one task: launch it, run its readiness and liveness checks while it runs, notice its exit,
+/// and stop it when asked — drained from the load balancer first, then SIGTERM, then SIGKILL. It decides nothing; it
+/// reports each observation to the scheduler's loop as a <see cref="FleetTransition"/>.
 /// </summary>
 internal sealed class TaskSupervisor(
     TaskRecord task,
     TaskLaunch launch,
     ServiceSpec service,
     ITaskDriver driver,
-    HttpHealthChecker checker,
+    HealthChecker checker,
+    ITargetDrainer drainer,
     TimeProvider time,
     Action<FleetTransition> post)
 {
@@ -29,12 +32,15 @@ internal sealed class TaskSupervisor(
 
     public void Start() => _ = RunAsync();
 
-    /// <summary>SIGTERM, stopTimeout, SIGKILL. Safe to call more than once; every call returns the same stop.</summary>
-    public Task StopAsync()
+    /// <summary>
+    /// Drain (when <paramref name="drain"/>), then SIGTERM, stopTimeout, SIGKILL. Safe to call more than once; every call
+    /// returns the first stop.
+    /// </summary>
+    public Task StopAsync(bool drain)
     {
         lock (_lock)
         {
-            return _stopping ??= StopCoreAsync();
+            return _stopping ??= StopCoreAsync(drain);
         }
     }
 
@@ -66,22 +72,34 @@ internal sealed class TaskSupervisor(
         var startedAt = time.GetUtcNow();
         post((s, ev) => s.TaskStarted(task.Id, handle.Pid, startedAt, ev));
 
-        var checks = checker.RunAsync(task.Port, service.Health, Report, _checks.Token);
+        var readiness = checker.RunAsync(task.Port, service.Health, Report((s, r, at, ev) => s.HealthChecked(task.Id, r, at, ev)), _checks.Token);
+        var liveness = service.Liveness is { } spec
+            ? checker.RunAsync(task.Port, spec, Report((s, r, at, ev) => s.LivenessChecked(task.Id, r, at, ev)), _checks.Token)
+            : Task.CompletedTask;
         var exitCode = await handle.Exited;
         var exitedAt = time.GetUtcNow();
         await _checks.CancelAsync();
-        await checks.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(readiness, liveness).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         post((s, ev) => s.TaskExited(task.Id, exitCode, exitedAt, ev));
     }
 
-    private void Report(Core.Health.HealthCheckResult result)
-    {
-        var at = time.GetUtcNow();
-        post((s, ev) => s.HealthChecked(task.Id, result, at, ev));
-    }
+    private Action<HealthCheckResult> Report(Func<FleetState, HealthCheckResult, DateTimeOffset, List<Core.Events.FleetEvent>, FleetState> transition) =>
+        result =>
+        {
+            var at = time.GetUtcNow();
+            post((s, ev) => transition(s, result, at, ev));
+        };
 
-    private async Task StopCoreAsync()
+    private async Task StopCoreAsync(bool drain)
     {
+        if (drain)
+        {
+            var began = time.GetUtcNow();
+            var left = await drainer.DrainAsync(task.Service, task.Id, service.DeregistrationDelay, CancellationToken.None);
+            var took = time.GetUtcNow() - began;
+            post((s, ev) => s.DrainCompleted(task.Id, left, took, time.GetUtcNow(), ev));
+        }
+
         await _checks.CancelAsync();
         if (await _handle.Task is { } handle)
         {

@@ -2,14 +2,17 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Health;
+using Flotilla.Proxy.AccessLog;
+using Flotilla.Proxy.Forwarding;
+using Flotilla.Proxy.Targets;
 using Flotilla.Scheduling;
 
 namespace Flotilla.Telemetry;
 
 /// <summary>
-/// Flotilla's one <see cref="Meter"/>. Instrument names follow OpenTelemetry conventions; the Prometheus exporter turns
-/// them into <c>flotilla_requests_total</c>, <c>flotilla_request_duration_seconds</c>, <c>flotilla_targets</c> and
-/// <c>flotilla_tasks</c>.
+/// Flotilla's one <see cref="Meter"/>. Instrument names follow OpenTelemetry's conventions; the Prometheus exporter turns
+/// <c>flotilla.requests</c> into <c>flotilla_requests_total</c>, <c>flotilla.request.duration</c> (seconds) into
+/// <c>flotilla_request_duration_seconds</c>, and so on.
 /// </summary>
 internal sealed class FlotillaMetrics
 {
@@ -23,11 +26,15 @@ internal sealed class FlotillaMetrics
 
     private static readonly HealthState[] HealthStates = Enum.GetValues<HealthState>();
     private static readonly string[] HealthLabels = HealthStates.Select(h => h.ToString().ToLowerInvariant()).ToArray();
-    private static readonly TaskState[] LiveStates = [TaskState.Pending, TaskState.Running, TaskState.Stopping];
+    private static readonly TaskState[] LiveStates = [TaskState.Pending, TaskState.Running, TaskState.Draining, TaskState.Stopping];
 
     private readonly Counter<long> _requests;
+    private readonly Counter<long> _targetRequests;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _ejections;
     private readonly FleetView _fleet;
+    private TargetGroups? _targets;
+    private AccessLogWriter? _accessLog;
 
     public FlotillaMetrics(IMeterFactory meterFactory, FleetView fleet)
     {
@@ -37,30 +44,48 @@ internal sealed class FlotillaMetrics
             "flotilla.requests",
             unit: "{request}",
             description: "Requests answered by the load balancer, by listener, service and status code.");
+        _targetRequests = meter.CreateCounter<long>(
+            "flotilla.target.requests",
+            unit: "{request}",
+            description: "Requests forwarded to each task, by service, task and status code.");
         _duration = meter.CreateHistogram(
             "flotilla.request.duration",
             unit: "s",
             description: "Time from a request's arrival at the load balancer to the end of its response, by service.",
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        meter.CreateObservableGauge(
-            "flotilla.targets",
-            ObserveTargets,
-            unit: "{target}",
-            description: "Running tasks of each service by health; only healthy ones receive traffic.");
-        meter.CreateObservableGauge(
-            "flotilla.tasks",
-            ObserveTasks,
-            unit: "{task}",
-            description: "Tasks of each service that are not yet stopped, by state.");
+        _ejections = meter.CreateCounter<long>(
+            "flotilla.ejections",
+            unit: "{ejection}",
+            description: "Tasks taken out of the load balancer by passive health (outlier detection), by service.");
+        meter.CreateObservableGauge("flotilla.targets", ObserveTargets, unit: "{target}", description: "Running tasks of each service by readiness; only healthy ones receive traffic (except in panic mode).");
+        meter.CreateObservableGauge("flotilla.tasks", ObserveTasks, unit: "{task}", description: "Tasks of each service that are not yet stopped, by state.");
+        meter.CreateObservableGauge("flotilla.target.in_flight", ObserveInFlight, unit: "{request}", description: "Requests forwarded to each task and not yet answered.");
+        meter.CreateObservableGauge("flotilla.target.ejected", ObserveEjected, unit: "{target}", description: "Tasks of each service currently ejected by passive health.");
+        meter.CreateObservableGauge("flotilla.panic", ObservePanic, unit: "{service}", description: "1 while a service is in panic mode (too few healthy tasks: routing to all), else 0.");
+        meter.CreateObservableCounter("flotilla.access_log.dropped", () => _accessLog?.Dropped ?? 0, unit: "{line}", description: "Access-log lines dropped because the writer could not keep up.");
     }
 
-    public void RecordRequest(string listener, string service, int statusCode, long startTimestamp)
+    public void ObserveTargets(TargetGroups targets) => _targets = targets;
+
+    public void ObserveAccessLog(AccessLogWriter accessLog) => _accessLog = accessLog;
+
+    public void RecordRequest(ProxyRequest request)
     {
+        var statusCode = request.StatusCode;
         var code = (uint)statusCode < StatusCodes.Length ? StatusCodes[statusCode] : "other";
-        _requests.Add(1, new TagList { { "listener", listener }, { "service", service }, { "code", code } });
-        _duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, new KeyValuePair<string, object?>("service", service));
+        _requests.Add(1, new TagList { { "listener", request.Listener }, { "service", request.Service }, { "code", code } });
+        if (request.Target is { } target)
+        {
+            _targetRequests.Add(1, new TagList { { "service", target.Service }, { "task", target.TaskId }, { "code", code } });
+        }
+
+        _duration.Record(
+            Stopwatch.GetElapsedTime(request.StartTimestamp, request.EndTimestamp).TotalSeconds,
+            new KeyValuePair<string, object?>("service", request.Service));
     }
+
+    public void RecordEjection(string service) => _ejections.Add(1, new KeyValuePair<string, object?>("service", service));
 
     private IEnumerable<Measurement<int>> ObserveTargets()
     {
@@ -93,4 +118,20 @@ internal sealed class FlotillaMetrics
             }
         }
     }
+
+    private IEnumerable<Measurement<int>> ObserveInFlight() =>
+        (_targets?.ByService.Values ?? []).SelectMany(g => g.All).Select(t => new Measurement<int>(
+            t.InFlight,
+            new KeyValuePair<string, object?>("service", t.Service),
+            new KeyValuePair<string, object?>("task", t.TaskId)));
+
+    private IEnumerable<Measurement<int>> ObserveEjected() =>
+        (_targets?.ByService.Values ?? []).Select(g => new Measurement<int>(
+            g.All.Count(t => t.EjectedUntil != 0),
+            new KeyValuePair<string, object?>("service", g.Service.Name)));
+
+    private IEnumerable<Measurement<int>> ObservePanic() =>
+        (_targets?.ByService.Values ?? []).Select(g => new Measurement<int>(
+            g.Current.Panic ? 1 : 0,
+            new KeyValuePair<string, object?>("service", g.Service.Name)));
 }

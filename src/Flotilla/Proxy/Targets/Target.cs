@@ -26,6 +26,8 @@ internal sealed class Target
     private int _weight = DefaultWeight;
     private double _latencyEwmaMs = double.NaN;
     private long _latencyTimestamp;
+    private int _consecutiveFailures;
+    private TaskCompletionSource? _idle;
 
     /// <param name="taskId">The task's id.</param>
     /// <param name="service">The task's service.</param>
@@ -96,9 +98,66 @@ internal sealed class Target
     /// <summary>The weight as the algorithms should use it now: <see cref="Weight"/> × <see cref="SlowStartFactor"/>.</summary>
     public double EffectiveWeight(long timestamp) => Weight * SlowStartFactor(timestamp);
 
+    /// <summary>The readiness check passes (control plane's view).</summary>
+    public bool Ready { get; set; }
+
+    /// <summary>Its task is being stopped: no new requests; those in flight finish.</summary>
+    public bool Draining { get; set; }
+
+    /// <summary>Passive health, guarded by its <see cref="TargetGroup"/>: ejected until this timestamp (0 when not ejected).</summary>
+    public long EjectedUntil { get; set; }
+
+    /// <summary>How many times it has been ejected since it last stayed clear for a full max-ejection time.</summary>
+    public int TimesEjected { get; set; }
+
+    /// <summary>When it last came back from an ejection (timestamp).</summary>
+    public long ReturnedAt { get; set; }
+
+    /// <summary>The time of the last active check the group had seen when it ejected this target: a later pass brings it back.</summary>
+    public DateTimeOffset? EjectedAfterCheck { get; set; }
+
     public void RequestStarted() => Interlocked.Increment(ref _inFlight);
 
-    public void RequestEnded() => Interlocked.Decrement(ref _inFlight);
+    public void RequestEnded()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _idle) is { } idle)
+        {
+            idle.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when no request is in flight (at once if none is).</summary>
+    public Task WhenIdleAsync()
+    {
+        // Publish the waiter before looking: a request that ends in between either sees the waiter or is seen as gone.
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _idle, idle);
+        if (InFlight == 0)
+        {
+            idle.TrySetResult();
+        }
+
+        return idle.Task;
+    }
+
+    /// <summary>Counts a response for passive health: returns the failures in a row, 0 after a success.</summary>
+    public int RecordOutcome(bool failed)
+    {
+        if (failed)
+        {
+            return Interlocked.Increment(ref _consecutiveFailures);
+        }
+
+        // Most responses succeed: avoid a write when the count is already 0.
+        if (Volatile.Read(ref _consecutiveFailures) != 0)
+        {
+            Interlocked.Exchange(ref _consecutiveFailures, 0);
+        }
+
+        return 0;
+    }
+
+    public void ResetFailures() => Interlocked.Exchange(ref _consecutiveFailures, 0);
 
     /// <summary>Folds one response time into the peak EWMA.</summary>
     public void ObserveLatency(double milliseconds, long timestamp)

@@ -6,11 +6,11 @@ using Flotilla.Core.Spec;
 namespace Flotilla.Health;
 
 /// <summary>
-/// The active HTTP health check: GET <c>health.path</c> on the task's port; 200–399 within <c>health.timeout</c> passes.
-/// Every check uses a new connection (<c>Connection: close</c>), like a load balancer's, so that a task that can no
+/// The active checks: GET <c>path</c> on the task's port (200–399 within <c>timeout</c> passes), or a TCP connect.
+/// Every HTTP check uses a new connection (<c>Connection: close</c>), like a load balancer's, so that a task that can no
 /// longer accept connections fails even if an old keep-alive connection still works.
 /// </summary>
-internal sealed class HttpHealthChecker(TimeProvider time) : IDisposable
+internal sealed class HealthChecker(TimeProvider time) : IDisposable
 {
     private readonly HttpClient _client = new(new SocketsHttpHandler
     {
@@ -27,6 +27,11 @@ internal sealed class HttpHealthChecker(TimeProvider time) : IDisposable
     {
         using var timeout = new CancellationTokenSource(spec.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        if (spec.Type == CheckType.Tcp)
+        {
+            return await ConnectAsync(port, spec, timeout, linked.Token, cancellationToken);
+        }
+
         using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{spec.Path}");
         request.Headers.ConnectionClose = true;
         request.Headers.UserAgent.ParseAdd("Flotilla-HealthCheck/1");
@@ -68,6 +73,24 @@ internal sealed class HttpHealthChecker(TimeProvider time) : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    private static async Task<HealthCheckResult> ConnectAsync(int port, HealthCheckSpec spec, CancellationTokenSource timeout, CancellationToken linked, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port), linked);
+            return HealthCheckResult.Pass;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Fail($"TCP connect timed out after {Durations.Format(spec.Timeout)}");
+        }
+        catch (SocketException e)
+        {
+            return HealthCheckResult.Fail(e.SocketErrorCode == SocketError.ConnectionRefused ? "connection refused" : e.SocketErrorCode.ToString());
+        }
+    }
 
     private static string Describe(HttpRequestException e) => e.InnerException switch
     {

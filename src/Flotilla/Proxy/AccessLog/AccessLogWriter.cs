@@ -1,0 +1,134 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Threading.Channels;
+using Flotilla.Core.Spec;
+using Flotilla.Proxy.Forwarding;
+
+namespace Flotilla.Proxy.AccessLog;
+
+/// <summary>
+/// One JSON line per request, to <c>access.log</c> in the state directory and optionally to standard output. Requests
+/// only enqueue their <see cref="ProxyRequest"/> into a bounded channel; a single background writer formats and writes.
+/// When the channel is full the line is dropped and counted (<see cref="Dropped"/>): the request path never waits on a disk.
+/// </summary>
+internal sealed class AccessLogWriter : IAsyncDisposable
+{
+    /// <summary>Lines that may wait for the writer: about 10 MB of pending requests at most.</summary>
+    private const int Capacity = 32_768;
+
+    private readonly Channel<ProxyRequest> _queue = Channel.CreateBounded<ProxyRequest>(new BoundedChannelOptions(Capacity)
+    {
+        // Wait (not DropWrite) so that TryWrite reports a full queue and the drop can be counted.
+        FullMode = BoundedChannelFullMode.Wait,
+        SingleReader = true,
+    });
+
+    private readonly Stream? _file;
+    private readonly Stream? _stdout;
+    private readonly Task _writer;
+    private long _dropped;
+
+    public AccessLogWriter(AccessLogSpec spec, string path)
+    {
+        Enabled = spec.Enabled;
+        if (!Enabled)
+        {
+            _writer = Task.CompletedTask;
+            return;
+        }
+
+        _file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            BufferSize = 64 * 1024,
+        });
+        _stdout = spec.Stdout ? Console.OpenStandardOutput() : null;
+        _writer = Task.Run(WriteAsync);
+    }
+
+    public bool Enabled { get; }
+
+    /// <summary>Lines lost because the writer could not keep up.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public void Write(ProxyRequest request)
+    {
+        if (Enabled && !_queue.Writer.TryWrite(request))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer;
+        if (_file is not null)
+        {
+            await _file.DisposeAsync();
+        }
+    }
+
+    /// <summary>Formats a request as its access-log line (no newline).</summary>
+    public static void Format(ProxyRequest r, Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteString("time", r.StartTime);
+        json.WriteString("requestId", r.RequestId);
+        json.WriteString("traceId", r.Activity?.TraceId.ToHexString());
+        json.WriteString("listener", r.Listener);
+        json.WriteString("rule", r.Rule?.Id);
+        json.WriteString("service", r.Service.Length == 0 ? null : r.Service);
+        json.WriteString("task", r.Target?.TaskId);
+        json.WriteString("method", r.Method);
+        json.WriteString("host", r.Host);
+        json.WriteString("path", r.Path);
+        json.WriteNumber("status", r.StatusCode);
+        json.WriteNumber("durationMs", Math.Round(Stopwatch.GetElapsedTime(r.StartTimestamp, r.EndTimestamp).TotalMilliseconds, 3));
+        if (r.Target is null)
+        {
+            json.WriteNull("upstreamMs");
+        }
+        else
+        {
+            json.WriteNumber("upstreamMs", Math.Round(TimeSpan.FromTicks(r.UpstreamTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds, 3));
+        }
+
+        json.WriteNumber("bytesIn", r.BytesIn);
+        json.WriteNumber("bytesOut", r.BytesOut);
+        json.WriteString("clientIp", r.Address.ToString());
+        json.WriteString("userAgent", r.UserAgent);
+        json.WriteEndObject();
+    }
+
+    private async Task WriteAsync()
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        using var json = new Utf8JsonWriter(buffer);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            // Batch whatever is queued into one write, then flush: lines reach the file within one batch.
+            while (buffer.WrittenCount < 60 * 1024 && reader.TryRead(out var request))
+            {
+                Format(request, json);
+                json.Flush();
+                json.Reset();
+                buffer.Write("\n"u8);
+            }
+
+            await _file!.WriteAsync(buffer.WrittenMemory);
+            await _file.FlushAsync();
+            if (_stdout is not null)
+            {
+                await _stdout.WriteAsync(buffer.WrittenMemory);
+            }
+
+            buffer.ResetWrittenCount();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using Flotilla.Core.Spec;
+using Flotilla.Proxy.Forwarding;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Flotilla.Proxy;
+
+/// <summary>
+/// A listener as the request path needs it. Each accepted connection is tagged with its listener's runtime, so a request
+/// finds its listener's settings with one lookup, whatever address or port it came in on.
+/// </summary>
+internal sealed class ListenerRuntime(ListenerSpec spec)
+{
+    private static readonly object ConnectionItemKey = new();
+
+    public ListenerSpec Spec { get; } = spec;
+
+    public string Name { get; } = spec.Name;
+
+    public string Scheme { get; } = spec.Protocol == ListenerProtocol.Https ? "https" : "http";
+
+    public bool RedirectsToHttps { get; } = spec.Redirect == "https";
+
+    public TrustedProxies Trusted { get; } = TrustedProxies.For(spec);
+
+    /// <summary>Kestrel's endpoint once bound (port 0 resolved).</summary>
+    public ListenOptions? Endpoint { get; set; }
+
+    public string Address => $"{Scheme}://{Endpoint?.IPEndPoint}";
+
+    public static ListenerRuntime Of(HttpContext context) =>
+        (ListenerRuntime)context.Features.Get<IConnectionItemsFeature>()!.Items[ConnectionItemKey]!;
+
+    /// <summary>Kestrel connection middleware that tags each connection with this listener.</summary>
+    public Func<ConnectionDelegate, ConnectionDelegate> TagConnections() =>
+        next => connection =>
+        {
+            connection.Items[ConnectionItemKey] = this;
+            return next(connection);
+        };
+}
+
+/// <summary>Every listener's runtime, by name, and where they are bound.</summary>
+internal sealed class ListenerDirectory(FlotillaSpec spec)
+{
+    public IReadOnlyList<ListenerRuntime> All { get; } = spec.Listeners.Select(l => new ListenerRuntime(l)).ToList();
+
+    /// <summary>Each listener's bound address, e.g. <c>http://127.0.0.1:8080</c>.</summary>
+    public IReadOnlyDictionary<string, string> Addresses => All.Where(l => l.Endpoint is not null).ToDictionary(l => l.Name, l => l.Address);
+
+    /// <summary>The port of the first https listener, where <c>redirect: https</c> sends clients.</summary>
+    public int? HttpsPort => All.FirstOrDefault(l => l.Scheme == "https")?.Endpoint?.IPEndPoint?.Port;
+}
