@@ -22,7 +22,10 @@ public sealed record LoadBalancingSpec
     /// </summary>
     public string HashOn { get; init; } = HashOnClientIp;
 
-    /// <summary><c>consistent_hash</c> only: points on the ring per task. Default 160 (Envoy's ring-hash default), 1 to 1000.</summary>
+    /// <summary>
+    /// <c>consistent_hash</c> only: points on the ring per task. Default 160 (ketama's and nginx's points per server;
+    /// Envoy sizes the whole ring instead, at least 1024 points), 1 to 1000.
+    /// </summary>
     public int VirtualNodes { get; init; } = 160;
 
     /// <summary>

@@ -7,7 +7,7 @@ public sealed class SpecDocsTests
 {
     public static TheoryData<string> Fields()
     {
-        Type[] records = [typeof(FlotillaSpec), typeof(AdminSpec), typeof(ListenerSpec), typeof(RuleSpec), typeof(ServiceSpec), typeof(HealthCheckSpec)];
+        Type[] records = [typeof(FlotillaSpec), typeof(AdminSpec), typeof(ListenerSpec), typeof(RuleSpec), typeof(ServiceSpec), typeof(LoadBalancingSpec), typeof(HealthCheckSpec)];
         var fields = records
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is not null))
             .Where(p => !(p.DeclaringType == typeof(ServiceSpec) && p.Name == nameof(ServiceSpec.Name)))
