@@ -33,24 +33,54 @@ public sealed class SelfHealingTests
     }
 
     [Fact(Timeout = 180_000)]
-    public async Task TaskFailingHealthChecks_LeavesThePoolAndIsReplaced()
+    public async Task TaskFailingReadiness_LeavesTheLoadBalancerButKeepsRunning()
     {
-        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2, gracePeriod: "2s")));
-        var tasks = await flotilla.WaitForHealthyAsync("shop", 2);
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 3, gracePeriod: "2s")));
+        var tasks = await flotilla.WaitForHealthyAsync("shop", 3);
         var sick = tasks[0];
 
         using var response = await flotilla.Http.PostAsync($"http://127.0.0.1:{sick.Port}/sick", null, TestContext.Current.CancellationToken);
         response.EnsureSuccessStatusCode();
 
+        await Eventually.Until(
+            () => flotilla.TasksAsync("shop", "live"),
+            t => t.Single(x => x.Id == sick.Id).Health == "unhealthy",
+            TimeSpan.FromSeconds(30),
+            $"{sick.Id} not ready after failing its readiness checks");
+        var served = new HashSet<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            using var reply = await flotilla.Http.GetAsync(flotilla.Listener() + "/", TestContext.Current.CancellationToken);
+            served.Add(reply.Headers.GetValues("X-Task-Id").Single());
+        }
+
+        Assert.DoesNotContain(sick.Id, served);
+        Assert.Equal(2, served.Count);
+        var still = (await flotilla.TasksAsync("shop", "live")).Single(t => t.Id == sick.Id);
+        Assert.Equal("running", still.State);
+        Assert.Equal(sick.Pid, still.Pid);
+        Assert.Contains(await flotilla.EventsAsync(), e => e.Message.StartsWith($"task {sick.Id} failed 3 health checks in a row (last: HTTP 503)", StringComparison.Ordinal));
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task TaskFailingLiveness_IsReplaced()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 2, gracePeriod: "2s")));
+        var tasks = await flotilla.WaitForHealthyAsync("shop", 2);
+        var wedged = tasks[0];
+
+        using var response = await flotilla.Http.PostAsync($"http://127.0.0.1:{wedged.Port}/wedge", null, TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+
         var stopped = await Eventually.Until(
             () => flotilla.TasksAsync("shop", "stopped"),
-            s => s.Any(t => t.Id == sick.Id),
+            s => s.Any(t => t.Id == wedged.Id),
             TimeSpan.FromSeconds(30),
-            $"{sick.Id} stopped after failing its health checks");
-        Assert.Equal("failed health checks", stopped.Single(t => t.Id == sick.Id).StoppedReason);
+            $"{wedged.Id} stopped after failing its liveness checks");
+        Assert.Equal("failed health checks", stopped.Single(t => t.Id == wedged.Id).StoppedReason);
         var replaced = await flotilla.WaitForHealthyAsync("shop", 2);
-        Assert.DoesNotContain(replaced, t => t.Id == sick.Id);
-        Assert.Contains(await flotilla.EventsAsync(), e => e.Message == $"task {sick.Id} failed 3 health checks in a row (last: HTTP 503)");
+        Assert.DoesNotContain(replaced, t => t.Id == wedged.Id);
+        Assert.Contains(await flotilla.EventsAsync(), e => e.Message == $"task {wedged.Id} failed 3 liveness checks in a row (last: HTTP 503)");
     }
 
     [Fact(Timeout = 180_000)]

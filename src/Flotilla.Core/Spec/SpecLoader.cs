@@ -49,9 +49,11 @@ public static class SpecLoader
         var spec = ReadRoot(fields, root);
         var lines = new SourceMap(fields.Lines);
         var readErrors = fields.Errors.Select(e => new SpecDiagnostic(file, e.Line, e.Path, e.Message)).ToList();
-        var failedPaths = readErrors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        // A field the reader could not read was left at a stand-in value: checks of it, or of anything under it, would only
+        // repeat the reader's error in other words.
+        var failedPaths = readErrors.Select(e => e.Path).ToList();
         var checkErrors = SpecValidator.Validate(spec)
-            .Where(e => !failedPaths.Contains(e.Path))
+            .Where(e => !failedPaths.Any(f => e.Path == f || (e.Path.StartsWith(f, StringComparison.Ordinal) && e.Path.Length > f.Length && e.Path[f.Length] is '.' or '[')))
             .Select(e => new SpecDiagnostic(file, lines.LineOf(e.Path), e.Path, e.Message));
         var errors = readErrors.Concat(checkErrors).OrderBy(e => e.Line).ThenBy(e => e.Path, StringComparer.Ordinal).ToImmutableArray();
         return errors.IsEmpty

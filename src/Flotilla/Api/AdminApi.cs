@@ -180,7 +180,7 @@ internal static class AdminApi
                 return (0, $"{name} is required; {shape}");
             }
 
-            return value.TryGetInt32(out var number) ? (number, null) : (0, $"{shape} ({name} must be a whole number)");
+            return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) ? (number, null) : (0, $"{shape} ({name} must be a whole number)");
         }
         catch (JsonException)
         {

@@ -141,7 +141,7 @@ internal sealed record TargetsDto(string Service, string Algorithm, bool Panic, 
                 t.InFlight,
                 t.Weight,
                 Math.Round(t.EffectiveWeight(now), 3),
-                double.IsNaN(t.LatencyEwmaMs) ? null : Math.Round(t.LatencyEwmaMs, 3))).ToList());
+                double.IsNaN(t.LatencyEwmaMs(now)) ? null : Math.Round(t.LatencyEwmaMs(now), 3))).ToList());
     }
 }
 

@@ -44,16 +44,28 @@ public sealed class TargetTests
     {
         var time = Targets.Time();
         var target = Targets.New("t0", time);
-        Assert.True(double.IsNaN(target.LatencyEwmaMs));
+        Assert.True(double.IsNaN(target.LatencyEwmaMs(time.GetTimestamp())));
 
         target.ObserveLatency(10, time.GetTimestamp());
         target.ObserveLatency(100, time.GetTimestamp());
-        var peak = target.LatencyEwmaMs;
+        var peak = target.LatencyEwmaMs(time.GetTimestamp());
         time.Advance(TimeSpan.FromSeconds(10));
         target.ObserveLatency(10, time.GetTimestamp());
 
         Assert.Equal(100, peak);
-        Assert.Equal(10 + (90 * Math.Exp(-1)), target.LatencyEwmaMs, precision: 6);
+        Assert.Equal(10 + (90 * Math.Exp(-1)), target.LatencyEwmaMs(time.GetTimestamp()), precision: 6);
+    }
+
+    [Fact]
+    public void LatencyEwma_WithoutNewAnswers_DecaysSoThatAnIdleSlowTaskIsTriedAgain()
+    {
+        var time = Targets.Time();
+        var target = Targets.New("t0", time);
+        target.ObserveLatency(100, time.GetTimestamp());
+
+        time.Advance(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(100 * Math.Exp(-2), target.LatencyEwmaMs(time.GetTimestamp()), precision: 6);
     }
 
     [Fact]

@@ -106,22 +106,50 @@ public sealed class FleetStateTests
     }
 
     [Fact]
-    public void HealthChecked_UnhealthyBeforeEverHealthy_CountsAsAFailedLaunch()
+    public void LivenessChecked_UnhealthyBeforeEverHealthy_CountsAsAFailedStart()
     {
         var fleet = new Fleets(Fleets.Service());
         var id = fleet.Start();
         fleet.Advance(TimeSpan.FromSeconds(6));
 
-        fleet.Check(id, false);
-        fleet.Check(id, false);
-        fleet.Check(id, false);
+        fleet.CheckLiveness(id, false);
+        fleet.CheckLiveness(id, false);
+        fleet.CheckLiveness(id, false);
 
-        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.TaskUnhealthy && e.Message == $"task {id} failed 3 health checks in a row (last: HTTP 503)");
+        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.TaskUnhealthy && e.Message == $"task {id} failed 3 liveness checks in a row (last: connection refused)");
         Assert.Equal(1, fleet.State.Services["shop"].Backoff.ConsecutiveFailures);
     }
 
     [Fact]
-    public void HealthChecked_UnhealthyAfterBeingHealthy_DoesNotBackOff()
+    public void LivenessChecked_UnhealthyAfterBeingHealthy_DoesNotBackOff()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+        fleet.Advance(TimeSpan.FromSeconds(60));
+
+        fleet.CheckLiveness(id, false);
+        fleet.CheckLiveness(id, false);
+        fleet.CheckLiveness(id, false);
+
+        Assert.Equal(Core.Health.HealthState.Unhealthy, fleet.Task(id).Liveness!.State);
+        Assert.Equal(LaunchBackoff.None, fleet.State.Services["shop"].Backoff);
+    }
+
+    [Fact]
+    public void LivenessChecked_ServiceWithoutLiveness_IsIgnored()
+    {
+        var fleet = new Fleets(Fleets.Service(liveness: false));
+        var id = fleet.StartHealthy();
+        var before = fleet.Task(id);
+
+        fleet.CheckLiveness(id, false);
+
+        Assert.Null(before.Liveness);
+        Assert.Same(before, fleet.Task(id));
+    }
+
+    [Fact]
+    public void HealthChecked_ReadinessLostAndRegained_LeavesAndRejoinsTheLoadBalancerWithEvents()
     {
         var fleet = new Fleets(Fleets.Service());
         var id = fleet.StartHealthy();
@@ -130,9 +158,82 @@ public sealed class FleetStateTests
         fleet.Check(id, false);
         fleet.Check(id, false);
         fleet.Check(id, false);
+        var out_ = fleet.Task(id).IsInService;
+        fleet.Check(id, true);
+        fleet.Check(id, true);
 
-        Assert.Equal(Core.Health.HealthState.Unhealthy, fleet.Task(id).Health.State);
-        Assert.Equal(LaunchBackoff.None, fleet.State.Services["shop"].Backoff);
+        Assert.False(out_);
+        Assert.True(fleet.Task(id).IsInService);
+        Assert.Equal(TaskState.Running, fleet.Task(id).State);
+        Assert.Equal(2, fleet.Events.Count(e => e.Reason == EventReasons.TaskHealthy));
+        Assert.Single(fleet.Events, e => e.Reason == EventReasons.TaskNotReady);
+    }
+
+    [Fact]
+    public void StopRequested_RunningTask_DrainsThenStopsWhenDrained()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+
+        fleet.State = fleet.State.StopRequested(id, StopReasons.ScaleIn, fleet.Now, fleet.Events);
+        var draining = fleet.Task(id);
+        fleet.State = fleet.State.DrainCompleted(id, 0, TimeSpan.FromMilliseconds(1234), fleet.Now, fleet.Events);
+
+        Assert.Equal(TaskState.Draining, draining.State);
+        Assert.False(draining.IsLive);
+        Assert.False(draining.IsInService);
+        Assert.Equal(TaskState.Stopping, fleet.Task(id).State);
+        Assert.Contains(fleet.Events, e => e.Message == $"stopping task {id}: stopped by scale-in; draining");
+        Assert.Contains(fleet.Events, e => e.Message == $"task {id} drained in 1.234s");
+    }
+
+    [Fact]
+    public void DrainCompleted_DelayOverWithRequestsLeft_SaysSo()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+        fleet.State = fleet.State.StopRequested(id, StopReasons.ScaleIn, fleet.Now, fleet.Events);
+
+        fleet.State = fleet.State.DrainCompleted(id, 2, TimeSpan.FromSeconds(30), fleet.Now, fleet.Events);
+
+        Assert.Contains(fleet.Events, e => e.Message == $"task {id} deregistration delay of 30s ended with 2 requests still in flight");
+    }
+
+    [Fact]
+    public void StopRequested_PendingTask_StopsWithoutDraining()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        fleet.State = fleet.State.AddTask("shop", 4000, fleet.Now, out var task);
+
+        fleet.State = fleet.State.StopRequested(task.Id, StopReasons.ScaleIn, fleet.Now, fleet.Events);
+
+        Assert.Equal(TaskState.Stopping, fleet.Task(task.Id).State);
+    }
+
+    [Theory]
+    [InlineData(0, "weight must be between 1 and 256, got 0")]
+    [InlineData(257, "weight must be between 1 and 256, got 257")]
+    public void SetWeight_OutOfRange_Explains(int weight, string expected)
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+
+        fleet.State.SetWeight(id, weight, fleet.Now, fleet.Events, out var error);
+
+        Assert.Equal(expected, error);
+    }
+
+    [Fact]
+    public void SetWeight_LiveTask_ChangesItWithAnEvent()
+    {
+        var fleet = new Fleets(Fleets.Service());
+        var id = fleet.StartHealthy();
+
+        fleet.State = fleet.State.SetWeight(id, 5, fleet.Now, fleet.Events, out var error);
+
+        Assert.Null(error);
+        Assert.Equal(5, fleet.Task(id).Weight);
+        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.TaskWeight && e.Message == $"task {id} weight changed 1 → 5");
     }
 
     [Fact]
@@ -157,7 +258,7 @@ public sealed class FleetStateTests
         fleet.State = fleet.State.StopByUser(id, fleet.Now, fleet.Events, out var error);
 
         Assert.Null(error);
-        Assert.Equal(TaskState.Stopping, fleet.Task(id).State);
+        Assert.Equal(TaskState.Draining, fleet.Task(id).State);
         Assert.Equal(StopReasons.User, fleet.Task(id).StoppedReason);
     }
 

@@ -25,19 +25,23 @@ internal sealed class Fleets
 
     public DateTimeOffset Now => Time.GetUtcNow();
 
-    public static ServiceSpec Service(string name = "shop", int desired = 3) => new()
+    private static readonly HealthCheckSpec FastCheck = new()
+    {
+        Interval = TimeSpan.FromSeconds(1),
+        Timeout = TimeSpan.FromMilliseconds(500),
+        HealthyThreshold = 2,
+        UnhealthyThreshold = 3,
+        GracePeriod = TimeSpan.FromSeconds(5),
+    };
+
+    /// <summary>A service with a readiness check and, unless <paramref name="liveness"/> is false, the same check for liveness.</summary>
+    public static ServiceSpec Service(string name = "shop", int desired = 3, bool liveness = true) => new()
     {
         Name = name,
         Command = ["app"],
         Desired = desired,
-        Health = new HealthCheckSpec
-        {
-            Interval = TimeSpan.FromSeconds(1),
-            Timeout = TimeSpan.FromMilliseconds(500),
-            HealthyThreshold = 2,
-            UnhealthyThreshold = 3,
-            GracePeriod = TimeSpan.FromSeconds(5),
-        },
+        Health = FastCheck,
+        Liveness = liveness ? FastCheck : null,
     };
 
     public IEnumerable<TaskRecord> Tasks(string service = "shop") => State.TasksOf(service).OrderBy(t => t.Sequence);
@@ -64,6 +68,9 @@ internal sealed class Fleets
 
     public void Check(string id, bool passed) =>
         State = State.HealthChecked(id, passed ? HealthCheckResult.Pass : HealthCheckResult.Fail("HTTP 503"), Now, Events);
+
+    public void CheckLiveness(string id, bool passed) =>
+        State = State.LivenessChecked(id, passed ? HealthCheckResult.Pass : HealthCheckResult.Fail("connection refused"), Now, Events);
 
     public string StartHealthy(string service = "shop")
     {

@@ -34,23 +34,42 @@ public sealed class SchedulerDeciderTests
     }
 
     [Fact]
-    public void Decide_UnhealthyTask_StopsItForFailedHealthChecksAndStartsAReplacement()
+    public void Decide_TaskFailingLiveness_IsStoppedForFailedHealthChecksAndReplaced()
     {
         var fleet = new Fleets(Fleets.Service(desired: 2));
         var good = fleet.StartHealthy();
         var bad = fleet.StartHealthy();
         fleet.Advance(TimeSpan.FromSeconds(10));
-        fleet.Check(bad, false);
-        fleet.Check(bad, false);
-        fleet.Check(bad, false);
+        fleet.CheckLiveness(bad, false);
+        fleet.CheckLiveness(bad, false);
+        fleet.CheckLiveness(bad, false);
 
         var (decision, started) = fleet.Reconcile();
 
         Assert.Equal([new StopTask("shop", bad, StopReasons.FailedHealthChecks)], decision.Actions.OfType<StopTask>());
         Assert.Single(started);
-        Assert.Equal(TaskState.Stopping, fleet.Task(bad).State);
+        Assert.Equal(TaskState.Draining, fleet.Task(bad).State);
         Assert.Equal(StopReasons.FailedHealthChecks, fleet.Task(bad).StoppedReason);
         Assert.Equal(TaskState.Running, fleet.Task(good).State);
+    }
+
+    [Fact]
+    public void Decide_TaskFailingReadinessOnly_IsKeptRunningOutOfTheLoadBalancer()
+    {
+        var fleet = new Fleets(Fleets.Service(desired: 1));
+        var task = fleet.StartHealthy();
+        fleet.Advance(TimeSpan.FromSeconds(10));
+        fleet.Check(task, false);
+        fleet.Check(task, false);
+        fleet.Check(task, false);
+
+        var (decision, started) = fleet.Reconcile();
+
+        Assert.Empty(decision.Actions.OfType<StopTask>());
+        Assert.Empty(started);
+        Assert.Equal(TaskState.Running, fleet.Task(task).State);
+        Assert.False(fleet.Task(task).IsInService);
+        Assert.Contains(fleet.Events, e => e.Reason == EventReasons.TaskNotReady && e.Message.StartsWith($"task {task} failed 3 health checks in a row (last: HTTP 503)", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -153,7 +172,7 @@ public sealed class SchedulerDeciderTests
 
         var (decision, _) = fleet.Reconcile();
 
-        Assert.Equal(TaskState.Stopping, fleet.Task(extra).State);
+        Assert.Equal(TaskState.Draining, fleet.Task(extra).State);
         Assert.False(decision.Steady);
     }
 

@@ -73,8 +73,8 @@ public sealed class SpecLoaderTests
         Assert.Equal(9500, spec.Admin.Listen.Port);
         var web = Assert.Single(spec.Listeners);
         Assert.Equal(new ListenAddress("0.0.0.0", 8080), web.Listen);
-        Assert.Equal(new RuleSpec { Path = "/api/orders", Host = "*.example.com", Service = "orders" }, web.Rules[0]);
-        Assert.Equal(new RuleSpec { Path = "/", Service = "shop" }, web.Rules[1]);
+        Assert.Equal((PathMatch.Parse("/api/orders"), "*.example.com", (RuleAction)ForwardAction.To("orders")), (web.Rules[0].Path, web.Rules[0].Host, web.Rules[0].Action));
+        Assert.Equal((PathMatch.Everything, (string?)null, (RuleAction)ForwardAction.To("shop")), (web.Rules[1].Path, web.Rules[1].Host, web.Rules[1].Action));
         Assert.Equal(["shop", "orders"], spec.Services.Select(s => s.Name));
         var shop = spec.Services[0];
         Assert.Equal(LoadBalancingNames.LeastRequests, shop.LoadBalancing.Algorithm);
@@ -216,6 +216,144 @@ public sealed class SpecLoaderTests
     }
 
     [Fact]
+    public void Load_DataPlaneSpec_ReadsListenerRulesActionsAndServiceSettings()
+    {
+        var result = Load("""
+            accessLog: { enabled: false, stdout: true }
+            listeners:
+              - name: secure
+                listen: 127.0.0.1:8443
+                protocol: https
+                tls:
+                  certificates:
+                    - { cert: a.pem, key: a-key.pem }
+                http2: false
+                maxBodySize: 10MB
+                trustedProxies: [10.0.0.0/8, 127.0.0.1]
+                trustRequestId: true
+                default: { fixedResponse: { status: 404, body: nothing here } }
+                rules:
+                  - priority: 10
+                    path: { exact: /health }
+                    fixedResponse: { status: 200, body: ok, contentType: text/plain }
+                  - path: /img/*.png
+                    host: "*.example.com"
+                    headers: { X-Canary: [yes, "true"] }
+                    methods: [GET, HEAD]
+                    query: { v: "2" }
+                    timeout: 5s
+                    forward:
+                      - { service: shop, weight: 90 }
+                      - { service: canary, weight: 10 }
+                  - path: /old
+                    redirect: { status: 308, location: "https://#{host}/new#{query}" }
+              - name: plain
+                listen: 127.0.0.1:8080
+                redirect: https
+            services:
+              shop:
+                command: [app]
+                liveness: { type: tcp, interval: 5s, unhealthyThreshold: 2 }
+                slowStart: 30s
+                deregistrationDelay: 10s
+                timeout: 20s
+                stickiness: { cookie: PIN, ttl: 10m }
+                outlierDetection: { consecutive5xx: 3, baseEjection: 10s, maxEjection: 1m, maxEjectionPercent: 30 }
+                panicThreshold: 0
+              canary:
+                command: [app]
+                outlierDetection: { enabled: false }
+            """);
+
+        Assert.True(result.IsValid, Errors(result));
+        var spec = result.Document!.Spec;
+        Assert.Equal(new AccessLogSpec { Enabled = false, Stdout = true }, spec.AccessLog);
+        var secure = spec.Listeners[0];
+        Assert.Equal(ListenerProtocol.Https, secure.Protocol);
+        Assert.Equal(new CertificateSpec { Cert = "a.pem", Key = "a-key.pem" }, Assert.Single(secure.Tls!.Certificates));
+        Assert.False(secure.Http2);
+        Assert.Equal(10_000_000, secure.MaxBodySize);
+        Assert.Equal(["10.0.0.0/8", "127.0.0.1"], secure.TrustedProxies);
+        Assert.True(secure.TrustRequestId);
+        Assert.Equal(new FixedResponseAction(404, "nothing here", "text/plain; charset=utf-8"), secure.Default);
+        Assert.Equal(10, secure.Rules[0].Priority);
+        Assert.Equal(new PathMatch(PathMatchKind.Exact, "/health"), secure.Rules[0].Path);
+        Assert.Equal(new FixedResponseAction(200, "ok", "text/plain"), secure.Rules[0].Action);
+        var split = secure.Rules[1];
+        Assert.Equal(PathMatchKind.Wildcard, split.Path.Kind);
+        Assert.Equal(["yes", "true"], split.Headers["x-canary"]);
+        Assert.Equal(["GET", "HEAD"], split.Methods);
+        Assert.Equal(["2"], split.Query["v"]);
+        Assert.Equal(TimeSpan.FromSeconds(5), split.Timeout);
+        Assert.Equal(new ForwardAction([new WeightedService("shop", 90), new WeightedService("canary", 10)]), split.Action);
+        Assert.Equal(new RedirectAction(308, "https://#{host}/new#{query}"), secure.Rules[2].Action);
+        Assert.Equal("https", spec.Listeners[1].Redirect);
+        var shop = spec.Services[0];
+        Assert.Equal(CheckType.Tcp, shop.Liveness!.Type);
+        Assert.Equal(2, shop.Liveness.UnhealthyThreshold);
+        Assert.Equal(TimeSpan.FromSeconds(30), shop.SlowStart);
+        Assert.Equal(TimeSpan.FromSeconds(10), shop.DeregistrationDelay);
+        Assert.Equal(TimeSpan.FromSeconds(20), shop.Timeout);
+        Assert.Equal(new StickinessSpec { Cookie = "PIN", Ttl = TimeSpan.FromMinutes(10) }, shop.Stickiness);
+        Assert.Equal(new OutlierDetectionSpec { Consecutive5xx = 3, BaseEjection = TimeSpan.FromSeconds(10), MaxEjection = TimeSpan.FromMinutes(1), MaxEjectionPercent = 30 }, shop.OutlierDetection);
+        Assert.Equal(0, shop.PanicThreshold);
+        Assert.False(spec.Services[1].OutlierDetection.Enabled);
+        Assert.Null(spec.Services[1].Liveness);
+        Assert.Null(spec.Services[1].Stickiness);
+    }
+
+    [Theory]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, protocol: https, rules: [{ service: shop }] }", "listeners[0].tls: an https listener needs tls.certificates")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, protocol: ftp, rules: [{ service: shop }] }", "listeners[0].protocol: must be one of http, https, got 'ftp'")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, tls: { certificates: [{ cert: a, key: b }] }, rules: [{ service: shop }] }", "listeners[0].tls: applies only to listeners with protocol: https")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, redirect: https }", "listeners[0].redirect: redirect: https needs an https listener")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, redirect: ftp }", "listeners[0].redirect: the only redirect is https, got 'ftp'")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, maxBodySize: 10XB, rules: [{ service: shop }] }", "listeners[0].maxBodySize: must be a size such as")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, trustedProxies: [10.0.0.0/99], rules: [{ service: shop }] }", "listeners[0].trustedProxies[0]: must be an IP address or a CIDR range")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ path: /a }] }", "listeners[0].rules[0]: needs an action: one of service, forward, fixedResponse or redirect")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ service: shop, redirect: { location: /x } }] }", "listeners[0].rules[0]: has service and redirect; a rule takes exactly one action")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ priority: 1, service: shop }, { priority: 1, service: shop }] }", "listeners[0].rules[1].priority: priority 1 is already used by rules[0]")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ priority: 0, service: shop }] }", "listeners[0].rules[0].priority: must be between 1 and 50000, got 0")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ path: { exact: /a, prefix: /b }, service: shop }] }", "listeners[0].rules[0].path: must have exactly one of exact, prefix or wildcard")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ forward: [{ service: shop, weight: 0 }] }] }", "listeners[0].rules[0].forward: at least one service needs a weight above 0")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ forward: [{ service: shop }, { service: shop }] }] }", "listeners[0].rules[0].forward: service 'shop' is listed twice")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ forward: [{ service: nope, weight: 2 }] }] }", "listeners[0].rules[0].forward[0].service: unknown service 'nope'")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ fixedResponse: { status: 99 } }] }", "listeners[0].rules[0].fixedResponse.status: must be between 100 and 599, got 99")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ redirect: { status: 200, location: /x } }] }", "listeners[0].rules[0].redirect.status: must be 301, 302, 303, 307 or 308, got 200")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ redirect: { location: \"#{hots}/x\" } }] }", "listeners[0].rules[0].redirect.location: unknown variable #{hots}")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ redirect: { location: example.com } }] }", "listeners[0].rules[0].redirect.location: must start with http://, https://, #{scheme}:// or /")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ headers: { \"X Bad\": y }, service: shop }] }", "listeners[0].rules[0].headers.X Bad: is not a valid header name")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ methods: [\"G T\"], service: shop }] }", "listeners[0].rules[0].methods: 'G T' is not an HTTP method")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, rules: [{ timeout: 0s, service: shop }] }", "listeners[0].rules[0].timeout: must be between 1s and 1h, got 0s")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, default: { service: nope }, rules: [{ service: shop }] }", "listeners[0].default.service: unknown service 'nope'")]
+    public void Load_BadDataPlaneListener_ReportsIt(string listeners, string expected)
+    {
+        var result = Load($"{Minimal}\nlisteners:\n  {listeners}\n");
+
+        Assert.Contains(result.Errors, e => $"{e.Path}: {e.Message}".StartsWith(expected, StringComparison.Ordinal) || $"{e.Path}: {e.Message}".Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("liveness: { type: udp }", "services.shop.liveness.type: must be one of http, tcp, got 'udp'")]
+    [InlineData("liveness: { interval: 0s }", "services.shop.liveness.interval: must be between 1s and 5m, got 0s")]
+    [InlineData("slowStart: 1h", "services.shop.slowStart: must be between 0s and 15m, got 1h")]
+    [InlineData("deregistrationDelay: 2h", "services.shop.deregistrationDelay: must be between 0s and 1h, got 2h")]
+    [InlineData("timeout: 0s", "services.shop.timeout: must be between 1s and 1h, got 0s")]
+    [InlineData("panicThreshold: 101", "services.shop.panicThreshold: must be between 0 and 100, got 101")]
+    [InlineData("stickiness: { cookie: \"a b\" }", "services.shop.stickiness.cookie: is not a valid cookie name, got 'a b'")]
+    [InlineData("stickiness: { ttl: 0s }", "services.shop.stickiness.ttl: must be between 1s and 168h, got 0s")]
+    [InlineData("outlierDetection: { consecutive5xx: 0 }", "services.shop.outlierDetection.consecutive5xx: must be between 1 and 1000, got 0")]
+    [InlineData("outlierDetection: { baseEjection: 1m, maxEjection: 30s }", "services.shop.outlierDetection.maxEjection: must be between 1m and 1h, got 30s")]
+    [InlineData("outlierDetection: { enabled: maybe }", "services.shop.outlierDetection.enabled: must be true or false, got 'maybe'")]
+    public void Load_BadServiceDataPlaneSetting_ReportsIt(string field, string expected)
+    {
+        var result = Load($"services:\n  shop:\n    command: [app]\n    {field}\n");
+
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith(expected, $"{error.Path}: {error.Message}");
+    }
+
+    [Fact]
     public void Load_LoadBalancingAsAMapping_ReadsTheAlgorithmAndItsOptions()
     {
         var result = Load("services:\n  shop:\n    command: [app]\n    loadBalancing: { algorithm: consistent_hash, hashOn: \"header:X-User\", virtualNodes: 100, boundedLoad: 1.25 }\n");
@@ -246,7 +384,7 @@ public sealed class SpecLoaderTests
     [InlineData("- { name: web, rules: [{ service: shop }] }", "listeners[0].listen: is required")]
     [InlineData("- { listen: 127.0.0.1:80, rules: [{ service: shop }] }", "listeners[0].name: is required")]
     [InlineData("- { name: web, listen: 127.0.0.1:80 }", "listeners[0].rules: at least one rule is required")]
-    [InlineData("- { name: web, listen: 127.0.0.1:80, rules: [{ path: /a }] }", "listeners[0].rules[0].service: is required")]
+    [InlineData("- { name: web, listen: 127.0.0.1:80, rules: [{ path: /a }] }", "listeners[0].rules[0]: needs an action")]
     [InlineData("- { name: web, listen: 127.0.0.1:80, rules: [{ path: a, service: shop }] }", "listeners[0].rules[0].path: must start with '/'")]
     [InlineData("- { name: web, listen: 127.0.0.1:80, rules: [{ path: \"/{id}\", service: shop }] }", "listeners[0].rules[0].path: must start with '/'")]
     [InlineData("- { name: web, listen: 127.0.0.1:80, rules: [{ host: \"a.com:80\", service: shop }] }", "listeners[0].rules[0].host: must be a host name")]

@@ -24,15 +24,15 @@ internal sealed class LeastResponseTimePolicy : ILoadBalancingPolicy
 
     public Target Pick(HttpContext context, TargetSet targets, long timestamp)
     {
-        var unknownLatency = MeanKnownLatency(targets);
+        var unknownLatency = MeanKnownLatency(targets, timestamp);
         var count = targets.Count;
         var start = _rotation.Next(count);
         var best = targets[start];
-        var bestCost = Cost(best, unknownLatency);
+        var bestCost = Cost(best, unknownLatency, timestamp);
         for (var i = 1; i < count; i++)
         {
             var candidate = targets[(start + i) % count];
-            var cost = Cost(candidate, unknownLatency);
+            var cost = Cost(candidate, unknownLatency, timestamp);
             if (cost < bestCost)
             {
                 best = candidate;
@@ -43,20 +43,20 @@ internal sealed class LeastResponseTimePolicy : ILoadBalancingPolicy
         return best;
     }
 
-    private static double Cost(Target target, double unknownLatency)
+    private static double Cost(Target target, double unknownLatency, long timestamp)
     {
-        var latency = target.LatencyEwmaMs;
+        var latency = target.LatencyEwmaMs(timestamp);
         return (double.IsNaN(latency) ? unknownLatency : latency) * (target.InFlight + 1);
     }
 
     /// <summary>The mean latency of the targets that have answered; 1 (any positive constant would do) when none has.</summary>
-    private static double MeanKnownLatency(TargetSet targets)
+    private static double MeanKnownLatency(TargetSet targets, long timestamp)
     {
         var sum = 0.0;
         var known = 0;
         foreach (var target in targets.Targets)
         {
-            var latency = target.LatencyEwmaMs;
+            var latency = target.LatencyEwmaMs(timestamp);
             if (!double.IsNaN(latency))
             {
                 sum += latency;

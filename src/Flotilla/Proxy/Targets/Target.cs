@@ -71,16 +71,16 @@ internal sealed class Target
     /// <summary>Requests forwarded to it and not yet answered.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Peak-EWMA latency in milliseconds: jumps up to a slower answer at once, decays toward faster ones; NaN before the first answer.</summary>
-    public double LatencyEwmaMs
+    /// <summary>
+    /// Peak-EWMA latency in milliseconds as of <paramref name="timestamp"/> (NaN before the first answer): the last value, decayed for the time since the last answer.
+    /// Finagle decays at read time like this so that a task that was slow once, then got no traffic, looks cheaper as
+    /// time passes and is tried again, instead of being starved on its old figure.
+    /// </summary>
+    public double LatencyEwmaMs(long timestamp)
     {
-        get
-        {
-            lock (_latencyLock)
-            {
-                return _latencyEwmaMs;
-            }
-        }
+        var ewma = Volatile.Read(ref _latencyEwmaMs);
+        var since = timestamp - Volatile.Read(ref _latencyTimestamp);
+        return double.IsNaN(ewma) || since <= 0 ? ewma : ewma * Math.Exp(-since / _decayTicks);
     }
 
     /// <summary>1 at full weight; during slow start, from <see cref="SlowStartFloor"/> rising linearly to 1.</summary>
@@ -159,22 +159,24 @@ internal sealed class Target
 
     public void ResetFailures() => Interlocked.Exchange(ref _consecutiveFailures, 0);
 
-    /// <summary>Folds one response time into the peak EWMA.</summary>
+    /// <summary>Folds one response time into the peak EWMA. Writers serialize on a lock; readers read without one.</summary>
     public void ObserveLatency(double milliseconds, long timestamp)
     {
         lock (_latencyLock)
         {
-            if (double.IsNaN(_latencyEwmaMs) || milliseconds > _latencyEwmaMs)
+            var current = _latencyEwmaMs;
+            if (double.IsNaN(current) || milliseconds > current)
             {
-                _latencyEwmaMs = milliseconds;
+                current = milliseconds;
             }
             else
             {
                 var decay = Math.Exp(-Math.Max(0, timestamp - _latencyTimestamp) / _decayTicks);
-                _latencyEwmaMs = (_latencyEwmaMs * decay) + (milliseconds * (1 - decay));
+                current = (current * decay) + (milliseconds * (1 - decay));
             }
 
-            _latencyTimestamp = timestamp;
+            Volatile.Write(ref _latencyEwmaMs, current);
+            Volatile.Write(ref _latencyTimestamp, timestamp);
         }
     }
 
