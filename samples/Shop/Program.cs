@@ -13,6 +13,9 @@
 //   GET /sse?count=N  N server-sent events, 100 ms apart
 //   GET /ws           a WebSocket that echoes every message
 //   POST /upload      reads the body, answers its size in bytes
+//   POST /faulty      every later request (health checks aside) answers 500: drills passive health
+//   POST /recover     undoes /sick and /faulty
+//   GET /abort        resets the connection without answering
 using System.Diagnostics;
 using System.Net.WebSockets;
 
@@ -26,11 +29,19 @@ var taskId = Environment.GetEnvironmentVariable("FLOTILLA_TASK_ID") ?? Environme
 var dependencies = (Environment.GetEnvironmentVariable("DEPENDS_ON") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var sick = false;
 var wedged = false;
+var faulty = false;
 
 app.UseWebSockets();
 app.Use((context, next) =>
 {
     context.Response.Headers["X-Task-Id"] = taskId;
+    var drill = context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/recover");
+    if (Volatile.Read(ref faulty) && !drill)
+    {
+        context.Response.StatusCode = 500;
+        return Task.CompletedTask;
+    }
+
     return next(context);
 });
 
@@ -109,6 +120,21 @@ app.MapPost("/wedge", () =>
     Volatile.Write(ref wedged, true);
     return Results.Text($"task {taskId} now fails /health and /health/deep\n");
 });
+
+app.MapPost("/faulty", () =>
+{
+    Volatile.Write(ref faulty, true);
+    return Results.Text($"task {taskId} now answers 500\n");
+});
+
+app.MapPost("/recover", () =>
+{
+    Volatile.Write(ref sick, false);
+    Volatile.Write(ref faulty, false);
+    return Results.Text($"task {taskId} recovered\n");
+});
+
+app.MapGet("/abort", (HttpContext context) => context.Abort());
 
 app.MapGet("/echo", (HttpRequest request) => Results.Ok(new
 {

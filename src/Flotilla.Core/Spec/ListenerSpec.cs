@@ -27,8 +27,14 @@ public sealed record ListenerSpec
     /// <summary>Certificates for an https listener. Default: none.</summary>
     public TlsSpec? Tls { get; init; }
 
-    /// <summary>Accept HTTP/2 as well as HTTP/1.1: negotiated by ALPN on https, by prior knowledge (h2c) on http. Default true.</summary>
-    public bool Http2 { get; init; } = true;
+    /// <summary>
+    /// Offer HTTP/2 as well as HTTP/1.1, negotiated by ALPN. Default: on for https listeners. Like ALB, only over TLS: on a
+    /// cleartext port, HTTP/2 by prior knowledge would shut out HTTP/1.1 clients.
+    /// </summary>
+    public bool? Http2 { get; init; }
+
+    /// <summary>Whether HTTP/2 is offered: <see cref="Http2"/>, else on for https.</summary>
+    public bool OffersHttp2 => Http2 ?? Protocol == ListenerProtocol.Https;
 
     /// <summary>
     /// <c>https</c> to answer every request on this (http) listener with a 301 to the same URL on the spec's first https

@@ -114,7 +114,7 @@ public static class SpecLoader
             Listen = map.Address("listen") ?? ListenAddress.Missing,
             Protocol = ReadEnum(fields, map, "protocol", listener.Protocol),
             Tls = ReadTls(fields, map["tls"], map.PathOf("tls")),
-            Http2 = map.Bool("http2") ?? listener.Http2,
+            Http2 = map.Bool("http2"),
             Redirect = map.String("redirect"),
             MaxBodySize = map.Size("maxBodySize") ?? listener.MaxBodySize,
             TrustedProxies = map.StringList("trustedProxies") ?? listener.TrustedProxies,

@@ -87,9 +87,17 @@ internal static partial class SpecValidator
                 CheckRequired($"{path}.tls.certificates[{c}].key", certificate.Key, errors);
             }
         }
-        else if (listener.Tls is not null)
+        else
         {
-            errors.Add(($"{path}.tls", "applies only to listeners with protocol: https"));
+            if (listener.Tls is not null)
+            {
+                errors.Add(($"{path}.tls", "applies only to listeners with protocol: https"));
+            }
+
+            if (listener.Http2 == true)
+            {
+                errors.Add(($"{path}.http2", "HTTP/2 needs protocol: https (as on ALB); on a cleartext port it would shut out HTTP/1.1 clients"));
+            }
         }
 
         if (listener.Redirect is not null)

@@ -87,11 +87,11 @@ internal sealed partial class ProxyServer(
     private void Configure(ListenOptions options, ListenerRuntime listener)
     {
         listener.Endpoint = options;
-        options.Protocols = listener.Spec.Http2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+        options.Protocols = listener.Spec.OffersHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
         if (listener.Spec.Protocol == ListenerProtocol.Https)
         {
             var certificates = Certificates.Load(listener.Spec.Tls!, spec.BaseDirectory);
-            List<SslApplicationProtocol> alpn = listener.Spec.Http2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11];
+            List<SslApplicationProtocol> alpn = listener.Spec.OffersHttp2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11];
             options.UseHttps(new TlsHandshakeCallbackOptions
             {
                 OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions

@@ -49,9 +49,12 @@ internal sealed class FlotillaInstance : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="spec"/> to flotilla.yaml and runs <c>flotilla up</c> on it until admin.json appears.</summary>
-    public static async Task<FlotillaInstance> StartAsync(string spec)
+    /// <param name="spec">The spec.</param>
+    /// <param name="prepare">Writes whatever else the spec refers to (certificates…) into the directory first.</param>
+    public static async Task<FlotillaInstance> StartAsync(string spec, Action<string>? prepare = null)
     {
         var directory = NewDirectory();
+        prepare?.Invoke(directory);
         await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, TestContext.Current.CancellationToken);
         var process = await OwnedProcess.StartAsync(directory, Paths.FlotillaDll, "up", "flotilla.yaml");
         var adminFile = Path.Combine(directory, StateDir.DefaultName, StateDir.AdminFileName);
@@ -89,6 +92,21 @@ internal sealed class FlotillaInstance : IAsyncDisposable
 
         return tasks;
     }
+
+    /// <summary>Lines of the access log so far, parsed.</summary>
+    public List<System.Text.Json.JsonElement> AccessLog()
+    {
+        var file = Path.Combine(StateDirectory, "access.log");
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.Clone())
+            .ToList();
+    }
+
+    public async Task<TargetsDto> TargetsAsync(string service) =>
+        await Api.GetFromJsonAsync($"services/{service}/targets", FlotillaJson.Default.TargetsDto, TestContext.Current.CancellationToken)
+        ?? throw new InvalidOperationException("no targets");
 
     public async Task<List<EventDto>> EventsAsync() =>
         await Api.GetFromJsonAsync("events", FlotillaJson.Default.ListEventDto, TestContext.Current.CancellationToken) ?? [];

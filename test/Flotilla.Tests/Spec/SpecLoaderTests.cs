@@ -271,7 +271,7 @@ public sealed class SpecLoaderTests
         var secure = spec.Listeners[0];
         Assert.Equal(ListenerProtocol.Https, secure.Protocol);
         Assert.Equal(new CertificateSpec { Cert = "a.pem", Key = "a-key.pem" }, Assert.Single(secure.Tls!.Certificates));
-        Assert.False(secure.Http2);
+        Assert.False(secure.OffersHttp2);
         Assert.Equal(10_000_000, secure.MaxBodySize);
         Assert.Equal(["10.0.0.0/8", "127.0.0.1"], secure.TrustedProxies);
         Assert.True(secure.TrustRequestId);
@@ -307,6 +307,7 @@ public sealed class SpecLoaderTests
     [InlineData("- { name: a, listen: 127.0.0.1:1, protocol: ftp, rules: [{ service: shop }] }", "listeners[0].protocol: must be one of http, https, got 'ftp'")]
     [InlineData("- { name: a, listen: 127.0.0.1:1, tls: { certificates: [{ cert: a, key: b }] }, rules: [{ service: shop }] }", "listeners[0].tls: applies only to listeners with protocol: https")]
     [InlineData("- { name: a, listen: 127.0.0.1:1, redirect: https }", "listeners[0].redirect: redirect: https needs an https listener")]
+    [InlineData("- { name: a, listen: 127.0.0.1:1, http2: true, rules: [{ service: shop }] }", "listeners[0].http2: HTTP/2 needs protocol: https")]
     [InlineData("- { name: a, listen: 127.0.0.1:1, redirect: ftp }", "listeners[0].redirect: the only redirect is https, got 'ftp'")]
     [InlineData("- { name: a, listen: 127.0.0.1:1, maxBodySize: 10XB, rules: [{ service: shop }] }", "listeners[0].maxBodySize: must be a size such as")]
     [InlineData("- { name: a, listen: 127.0.0.1:1, trustedProxies: [10.0.0.0/99], rules: [{ service: shop }] }", "listeners[0].trustedProxies[0]: must be an IP address or a CIDR range")]
