@@ -320,9 +320,16 @@ public sealed class MetricStore
         }
     }
 
-    /// <summary>The tasks of a service that have series, running or recently stopped, by id.</summary>
-    public IReadOnlyList<string> Tasks(string service) =>
-        _services.TryGetValue(service, out var series) ? [.. series.Tasks.Keys.Order(StringComparer.Ordinal)] : [];
+    /// <summary>The tasks of a service that have series, running or recently stopped, or with custom metrics, by id.</summary>
+    public IReadOnlyList<string> Tasks(string service)
+    {
+        lock (_lock)
+        {
+            return _services.TryGetValue(service, out var series)
+                ? [.. series.Tasks.Keys.Concat(series.Custom.Keys.Select(k => k.Task).OfType<string>()).Distinct().Order(StringComparer.Ordinal)]
+                : [];
+        }
+    }
 
     private ServiceSeries Service(string name) =>
         _services.GetOrAdd(name, static (name, now) => new ServiceSeries(name, now), OpenSecond);
