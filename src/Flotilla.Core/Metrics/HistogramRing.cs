@@ -36,7 +36,8 @@ internal sealed class HistogramRing
     /// <summary>Stores slot <paramref name="slot"/>'s counts. Slots come in increasing order; skipped ones are empty.</summary>
     public void Append(long slot, ReadOnlySpan<long> counts)
     {
-        var chunk = Math.DivRem(slot, SlotsPerChunk, out var offset);
+        var chunk = Slots.FloorDiv(slot, SlotsPerChunk);
+        var offset = slot - (chunk * SlotsPerChunk);
         if (chunk != _openChunk)
         {
             StartChunk(chunk);
@@ -73,7 +74,7 @@ internal sealed class HistogramRing
     /// <summary>Adds the counts of slots in [<paramref name="from"/>, <paramref name="to"/>) to <paramref name="counts"/>.</summary>
     public void AddTo(long from, long to, Span<long> counts)
     {
-        for (var chunk = FloorDiv(from); chunk <= FloorDiv(to - 1); chunk++)
+        for (var chunk = Slots.FloorDiv(from, SlotsPerChunk); chunk <= Slots.FloorDiv(to - 1, SlotsPerChunk); chunk++)
         {
             var data = ChunkData(chunk);
             var slot = chunk * SlotsPerChunk;
@@ -133,8 +134,6 @@ internal sealed class HistogramRing
     }
 
     private int Position(long chunk) => (int)(chunk % _sealed.Length);
-
-    private static long FloorDiv(long slot) => Math.DivRem(slot, SlotsPerChunk, out var remainder) - (remainder < 0 ? 1 : 0);
 
     private static int PayloadLength(ReadOnlySpan<long> counts)
     {

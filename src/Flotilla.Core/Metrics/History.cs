@@ -150,11 +150,3 @@ internal sealed class BuiltInHistory
 
 /// <summary>The values of one closed second of a series: rates per second, gauges as sampled (NaN when not).</summary>
 internal readonly record struct SecondSample(double Requests, double Errors, double InFlight, double Cpu, double Rss);
-
-/// <summary>Slot arithmetic on Unix seconds.</summary>
-internal static class Slots
-{
-    public static long MinuteOf(long second) => Math.DivRem(second, 60, out var remainder) - (remainder < 0 ? 1 : 0);
-
-    public static bool IsLastSecondOfMinute(long second) => MinuteOf(second + 1) != MinuteOf(second);
-}

@@ -72,6 +72,7 @@ public sealed record Metric
     /// <summary>The metrics every service and task has, in the order the API lists them.</summary>
     public static IReadOnlyList<Metric> BuiltIn { get; } = [Requests, Errors, InFlight, LatencyP50, LatencyP95, LatencyP99, Cpu, Rss];
 
+    /// <summary>What it measures, which decides how its points are made and summarised.</summary>
     public MetricKind Kind { get; }
 
     /// <summary>The name in the API: <c>requests</c>, <c>latency_p99</c>, <c>queue_depth</c>.</summary>

@@ -40,6 +40,7 @@ public sealed class MetricStore
     private readonly MetricStoreOptions _options;
     private long _closedThrough;
 
+    /// <summary>A store whose first second is the one <paramref name="time"/> is in now.</summary>
     public MetricStore(TimeProvider time, MetricStoreOptions? options = null)
     {
         _time = time;
@@ -285,16 +286,16 @@ public sealed class MetricStore
             var (oldest, newestSlot) = resolution == Resolution.Second
                 ? (newest - SecondsRetained + 1, newest)
                 : (NewestMinute(newest) - MinutesRetained + 1, NewestMinute(newest));
-            var from = Math.Max(FloorDiv(fromSecond, slotSeconds), oldest);
-            var toSecond = FloorDiv(query.To.ToUnixTimeMilliseconds() + 999, 1000);
-            var to = Math.Min(FloorDiv(toSecond + slotSeconds - 1, slotSeconds), newestSlot + 1);
+            var from = Math.Max(Slots.FloorDiv(fromSecond, slotSeconds), oldest);
+            var toSecond = Slots.FloorDiv(query.To.ToUnixTimeMilliseconds() + 999, 1000);
+            var to = Math.Min(Slots.FloorDiv(toSecond + slotSeconds - 1, slotSeconds), newestSlot + 1);
 
             // Points sit on multiples of the step and each summarises its whole step, so a point reads the same whatever
             // range asked for it: a dashboard that slides its window does not see old points change.
             var points = new List<MetricPoint>();
             if (Find(query.Service, query.Metric, query.Task) is { } history)
             {
-                for (var start = FloorDiv(from, step) * step; start < to; start += step)
+                for (var start = Slots.FloorDiv(from, step) * step; start < to; start += step)
                 {
                     if (history.Summarize(resolution, Math.Max(start, oldest), Math.Min(start + step, newestSlot + 1)) is { } value)
                     {
@@ -455,6 +456,4 @@ public sealed class MetricStore
     private static long NewestMinute(long newestSecond) => Slots.MinuteOf(newestSecond + 1) - 1;
 
     private static DateTimeOffset TimeOf(long slot, Resolution resolution) => DateTimeOffset.FromUnixTimeSeconds(slot * (long)resolution);
-
-    private static long FloorDiv(long value, long divisor) => Math.DivRem(value, divisor, out var remainder) - (remainder < 0 ? 1 : 0);
 }
