@@ -28,6 +28,9 @@ public static class LatencyBuckets
 
     private static readonly double Gamma = Math.Pow(2, 1.0 / PerDoubling);
 
+    /// <summary>The upper bound of the bucket for everything below the finite ones, ≈ 94 µs.</summary>
+    private static readonly double UnderflowBound = UpperBound(0);
+
     /// <summary>Each bucket's reported value in seconds, computed once so that percentiles do no transcendental maths.</summary>
     private static readonly double[] Representatives = Enumerable.Range(0, Count).Select(Representative).ToArray();
 
@@ -38,7 +41,7 @@ public static class LatencyBuckets
     public static int IndexOf(TimeSpan latency)
     {
         var seconds = latency.Ticks / (double)TimeSpan.TicksPerSecond;
-        if (seconds <= UpperBound(0))
+        if (seconds <= UnderflowBound)
         {
             return 0;
         }

@@ -182,7 +182,9 @@ public sealed class MetricStore
                 _services.Clear();
             }
 
-            foreach (var service in _services.Values)
+            // Enumerating a ConcurrentDictionary directly takes none of its locks, unlike .Values, which would stall the
+            // hot path's first request of a new task while it copies.
+            foreach (var (_, service) in _services)
             {
                 Close(service, Math.Max(newest - MaxCatchUpSeconds + 1, _closedThrough + 1), newest, elapsed);
             }
@@ -347,7 +349,7 @@ public sealed class MetricStore
         long errors = 0;
         double inFlight = double.NaN, cpu = double.NaN, rss = double.NaN;
         var active = false;
-        foreach (var task in service.Tasks.Values)
+        foreach (var (_, task) in service.Tasks)
         {
             var taskLatency = _taskLatency.AsSpan();
             taskLatency.Clear();
@@ -400,11 +402,11 @@ public sealed class MetricStore
     {
         var taskRetention = (long)_options.StoppedTaskRetention.TotalSeconds;
         const long DataRetention = MinutesRetained * 60L;
-        foreach (var service in _services.Values)
+        foreach (var (_, service) in _services)
         {
             // A task never reported stopped but silent for as long (no request, no sample) is gone as far as the store
             // can tell: this also frees a series a late request re-created after its task was freed.
-            foreach (var task in service.Tasks.Values)
+            foreach (var (_, task) in service.Tasks)
             {
                 if ((task.StoppedAt ?? task.LastActive) <= now - taskRetention)
                 {
@@ -412,7 +414,7 @@ public sealed class MetricStore
                 }
             }
 
-            var stopped = service.Tasks.Values.Where(t => t.StoppedAt is not null).ToList();
+            var stopped = service.Tasks.Select(t => t.Value).Where(t => t.StoppedAt is not null).ToList();
             foreach (var task in stopped.OrderBy(t => t.StoppedAt).Take(stopped.Count - _options.MaxStoppedTasksPerService))
             {
                 service.Tasks.TryRemove(task.Id, out _);

@@ -27,21 +27,31 @@ internal sealed partial class MetricsTicker(MetricStore store, TaskSampler sampl
         }
     }
 
-    internal void Tick()
+    private void Tick()
     {
+        // Metrics are worth less than the fleet: a failure loses a second of points, never the host.
         try
         {
             sampler.Sample();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // Metrics are worth less than the fleet: a failed sample loses a second of gauges, never the host.
             LogSampleFailed(e);
         }
 
-        store.Advance();
+        try
+        {
+            store.Advance();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogAdvanceFailed(e);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "sampling task metrics failed; this second has no CPU, RSS or in-flight points")]
     private partial void LogSampleFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "closing a second in the metric store failed; its points are lost")]
+    private partial void LogAdvanceFailed(Exception exception);
 }
