@@ -19,7 +19,8 @@ internal static class AdminApi
     /// <summary>How long a command may wait for the scheduler's loop before the API gives up with 503.</summary>
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
 
-    public static void MapAdminApi(this WebApplication app)
+    /// <summary>Maps the API and returns the <c>/api/v1</c> group, for the endpoints of other areas.</summary>
+    public static RouteGroupBuilder MapAdminApi(this WebApplication app)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
 
@@ -105,7 +106,7 @@ internal static class AdminApi
             var error = await controller.StopTaskAsync(id).WaitAsync(CommandTimeout);
             return error is null
                 ? Results.Ok(TaskDto.From(fleet.Current.Tasks[id]))
-                : Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: error);
+                : Problems.Conflict(error);
         });
 
         v1.MapGet("/events", (string? since, string? service, int? limit, EventLog events, TimeProvider time) =>
@@ -150,6 +151,12 @@ internal static class AdminApi
                 ? Results.Ok(TargetsDto.From(group, TimeProvider.System))
                 : NotFound($"unknown service '{name}'"));
 
+        MapWeight(v1);
+        return v1;
+    }
+
+    private static void MapWeight(RouteGroupBuilder v1)
+    {
         v1.MapPost("/tasks/{id}/weight", async (string id, HttpRequest request, FleetController controller, FleetView fleet) =>
         {
             if (!fleet.Current.Tasks.ContainsKey(id))
@@ -188,9 +195,7 @@ internal static class AdminApi
         }
     }
 
-    private static IResult BadRequest(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: detail);
+    private static IResult BadRequest(string detail) => Problems.BadRequest(detail);
 
-    private static IResult NotFound(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+    private static IResult NotFound(string detail) => Problems.NotFound(detail);
 }

@@ -173,12 +173,23 @@ internal static class FleetHost
         builder.Services.AddSingleton<ProxyServer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyServer>());
 
+        builder.Services.AddFlotillaMetricStore(sp =>
+        {
+            var fleet = sp.GetRequiredService<FleetView>();
+            var targets = sp.GetRequiredService<TargetGroups>();
+            return new MetricsFleet(
+                Services: () => fleet.Current.ServiceOrder,
+                RunningTasks: () => fleet.Current.Tasks.Values
+                    .Where(t => t.State is TaskState.Running or TaskState.Draining && t.Pid is not null)
+                    .Select(t => new RunningTask(t.Service, t.Id, t.Pid!.Value, targets.InFlight(t.Service, t.Id))));
+        });
+
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName).AddPrometheusExporter());
 
         var app = builder.Build();
         app.Services.GetRequiredService<EventSinks>();
         app.Services.GetRequiredService<FlotillaMetrics>();
-        app.MapAdminApi();
+        app.MapAdminApi().MapMetricsApi();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.AccessLog;
 using Flotilla.Proxy.Forwarding;
@@ -28,6 +29,7 @@ internal sealed class ProxyMiddleware
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _client;
     private readonly FlotillaMetrics _metrics;
+    private readonly MetricStore _store;
     private readonly AccessLogWriter _accessLog;
     private readonly StickyCookie _sticky;
     private readonly ListenerDirectory _listeners;
@@ -41,6 +43,7 @@ internal sealed class ProxyMiddleware
         IHttpForwarder forwarder,
         ForwarderClient client,
         FlotillaMetrics metrics,
+        MetricStore store,
         AccessLogWriter accessLog,
         StickyCookie sticky,
         ListenerDirectory listeners,
@@ -52,6 +55,7 @@ internal sealed class ProxyMiddleware
         _forwarder = forwarder;
         _client = client.Invoker;
         _metrics = metrics;
+        _store = store;
         _accessLog = accessLog;
         _sticky = sticky;
         _listeners = listeners;
@@ -139,6 +143,12 @@ internal sealed class ProxyMiddleware
         request.BytesIn = context.Request.ContentLength ?? 0;
         request.BytesOut = (context.Response.Body as CountingStream)?.Written ?? context.Response.ContentLength ?? 0;
         _metrics.RecordRequest(request);
+        if (request.Service.Length > 0)
+        {
+            // The autoscaler's view: per service, and per task when one answered (a 503 for want of one has none).
+            _store.RecordRequest(request.Service, request.Target?.TaskId, request.StatusCode, Stopwatch.GetElapsedTime(request.StartTimestamp, request.EndTimestamp));
+        }
+
         _accessLog.Write(request);
         request.Activity?.Stop();
     }

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
 using Flotilla.Hosting;
 using Flotilla.Proxy.AccessLog;
@@ -21,6 +22,7 @@ internal sealed partial class ProxyServer(
     ListenerDirectory listeners,
     TargetGroups targets,
     FlotillaMetrics metrics,
+    MetricStore store,
     TimeProvider time,
     ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
@@ -52,6 +54,7 @@ internal sealed partial class ProxyServer(
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(targets);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<ForwarderClient>();
         builder.Services.AddSingleton<StickyCookie>();
