@@ -21,7 +21,7 @@ public sealed record SpecLoadResult(SpecDocument? Document, ImmutableArray<SpecD
 }
 
 /// <summary>Turns spec YAML into an immutable <see cref="FlotillaSpec"/>, or into the full list of what is wrong with it.</summary>
-public static class SpecLoader
+public static partial class SpecLoader
 {
     public static SpecLoadResult Load(string yaml, string file, string baseDirectory)
     {
