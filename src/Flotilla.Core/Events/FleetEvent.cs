@@ -38,6 +38,12 @@ public static class EventReasons
     public const string BackingOff = "BackingOff";
     public const string SteadyState = "SteadyState";
     public const string Scaled = "Scaled";
+    public const string Revision = "Revision";
+    public const string Applied = "Applied";
+    public const string DeploymentStarted = "DeploymentStarted";
+    public const string DeploymentProgress = "DeploymentProgress";
+    public const string DeploymentCompleted = "DeploymentCompleted";
+    public const string DeploymentFailed = "DeploymentFailed";
 
-    internal static readonly HashSet<string> Warnings = [TaskUnhealthy, TaskNotReady, TaskExited, TaskFailedToStart, BackingOff, TargetEjected, PanicMode];
+    internal static readonly HashSet<string> Warnings = [TaskUnhealthy, TaskNotReady, TaskExited, TaskFailedToStart, BackingOff, TargetEjected, PanicMode, DeploymentFailed];
 }

@@ -6,35 +6,17 @@ using Flotilla.Core.Spec;
 
 namespace Flotilla.Core.Fleet;
 
-/// <summary>What the fleet wants and has for one service.</summary>
-public sealed record ServiceState
-{
-    public required ServiceSpec Spec { get; init; }
-
-    /// <summary>The revision new tasks are started with; 1 until deployments exist.</summary>
-    public int Revision { get; init; } = 1;
-
-    public required int Desired { get; init; }
-
-    public LaunchBackoff Backoff { get; init; } = LaunchBackoff.None;
-
-    /// <summary>All desired tasks are healthy and nothing is starting or stopping; the steady-state event was raised.</summary>
-    public bool Steady { get; init; }
-
-    /// <summary>The number the next task's id gets.</summary>
-    public int NextTaskNumber { get; init; } = 1;
-
-    public string Name => Spec.Name;
-}
-
 /// <summary>
 /// The whole fleet at one moment: services and tasks. Immutable; every transition returns a new state and reports
 /// what a person would want to know as <see cref="FleetEvent"/>s into the given sink. The scheduler's shell is its only writer.
 /// </summary>
-public sealed record FleetState
+public sealed partial record FleetState
 {
     /// <summary>How many stopped tasks to remember per service, for <c>flotilla ps --all</c> and post-mortems.</summary>
     public const int StoppedTasksKept = 50;
+
+    /// <summary>The spec as last applied: listeners and rules as the load balancer should route now.</summary>
+    public FlotillaSpec Spec { get; init; } = new();
 
     public ImmutableDictionary<string, ServiceState> Services { get; init; } = ImmutableDictionary<string, ServiceState>.Empty;
 
@@ -45,29 +27,34 @@ public sealed record FleetState
 
     public long NextSequence { get; init; } = 1;
 
-    public static FleetState FromSpec(FlotillaSpec spec) => new()
+    /// <summary>The fleet of a spec before anything runs: each service at revision 1, its first deployment under way.</summary>
+    public static FleetState FromSpec(FlotillaSpec spec, DateTimeOffset now) => new()
     {
-        Services = spec.Services.ToImmutableDictionary(s => s.Name, s => new ServiceState { Spec = s, Desired = s.Desired }),
+        Spec = spec,
+        Services = spec.Services.ToImmutableDictionary(s => s.Name, s => ServiceState.Create(s, now, "spec")),
         ServiceOrder = spec.Services.Select(s => s.Name).ToImmutableArray(),
     };
+
+    /// <summary>The task's own revision of its service: what it runs and how it is checked.</summary>
+    public ServiceSpec SpecOf(TaskRecord task) => Services[task.Service].RevisionOf(task.Revision).Spec;
 
     public IEnumerable<ServiceState> OrderedServices => ServiceOrder.Select(name => Services[name]);
 
     public IEnumerable<TaskRecord> TasksOf(string service) => Tasks.Values.Where(t => t.Service == service);
 
-    /// <summary>A new pending task of <paramref name="service"/>'s current revision on <paramref name="port"/>.</summary>
-    public FleetState AddTask(string service, int port, DateTimeOffset now, out TaskRecord task)
+    /// <summary>A new pending task of a revision of <paramref name="service"/> on <paramref name="port"/>.</summary>
+    public FleetState AddTask(string service, int revision, int port, DateTimeOffset now, out TaskRecord task)
     {
         var svc = Services[service];
         task = new TaskRecord
         {
             Id = $"{service}-{svc.NextTaskNumber}",
             Service = service,
-            Revision = svc.Revision,
+            Revision = revision,
             Sequence = NextSequence,
             Port = port,
             CreatedAt = now,
-            Liveness = svc.Spec.Liveness is null ? null : HealthStatus.Initial,
+            Liveness = svc.RevisionOf(revision).Spec.Liveness is null ? null : HealthStatus.Initial,
         };
         return this with
         {
@@ -102,7 +89,7 @@ public sealed record FleetState
 
         var reason = StopReasons.FailedToStart(error);
         events.Add(new FleetEvent(now, EventReasons.TaskFailedToStart, $"task {id} {reason}", task.Service, id));
-        return WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason })
+        return WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason, Failed = true })
             .WithLaunchFailure(task.Service, now, events);
     }
 
@@ -119,7 +106,7 @@ public sealed record FleetState
 
         var planned = task.StoppedReason is not null;
         var reason = task.StoppedReason ?? StopReasons.FromExitCode(exitCode);
-        var state = WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason, ExitCode = exitCode });
+        var state = WithStopped(task with { State = TaskState.Stopped, StoppedAt = now, StoppedReason = reason, ExitCode = exitCode, Failed = task.Failed || !planned });
         if (planned)
         {
             events.Add(new FleetEvent(now, EventReasons.TaskStopped, $"task {id} stopped ({reason}; exit code {exitCode})", task.Service, id));
@@ -142,7 +129,7 @@ public sealed record FleetState
             return this;
         }
 
-        var spec = Services[task.Service].Spec.Health;
+        var spec = SpecOf(task).Health;
         var health = task.Health.Observe(result, now, InGracePeriod(task, spec, now), spec);
         var state = WithTask(task with { Health = health, HealthyAt = task.HealthyAt ?? (health.State == HealthState.Healthy ? now : null) });
         if (health.State == task.Health.State)
@@ -182,7 +169,7 @@ public sealed record FleetState
             return this;
         }
 
-        var spec = Services[task.Service].Spec.Liveness!;
+        var spec = SpecOf(task).Liveness!;
         var liveness = task.Liveness.Observe(result, now, InGracePeriod(task, spec, now), spec);
         var state = WithTask(task with { Liveness = liveness });
         if (liveness.State != HealthState.Unhealthy || task.Liveness.State == HealthState.Unhealthy)
@@ -237,7 +224,12 @@ public sealed record FleetState
     /// Flotilla decided to stop the task. A running one leaves the load balancer now and drains (keeps serving its
     /// requests in flight); one that never started goes straight to stopping.
     /// </summary>
-    public FleetState StopRequested(string id, string reason, DateTimeOffset now, ICollection<FleetEvent> events)
+    /// <param name="id">The task.</param>
+    /// <param name="reason">Its stopped reason.</param>
+    /// <param name="now">Now.</param>
+    /// <param name="events">Where the event goes.</param>
+    /// <param name="failed">It is stopped because it failed (its liveness check, or it never became healthy in time).</param>
+    public FleetState StopRequested(string id, string reason, DateTimeOffset now, ICollection<FleetEvent> events, bool failed = false)
     {
         if (!Tasks.TryGetValue(id, out var task) || !task.IsLive)
         {
@@ -246,7 +238,7 @@ public sealed record FleetState
 
         var draining = task.State == TaskState.Running;
         events.Add(new FleetEvent(now, EventReasons.TaskStopping, $"stopping task {id}: {reason}{(draining ? "; draining" : "")}", task.Service, id));
-        return WithTask(task with { State = draining ? TaskState.Draining : TaskState.Stopping, StoppedReason = reason });
+        return WithTask(task with { State = draining ? TaskState.Draining : TaskState.Stopping, StoppedReason = reason, Failed = failed });
     }
 
     /// <summary>A user asked to stop a task (<see cref="StopReasons.User"/>), or why it cannot be.</summary>
@@ -301,15 +293,24 @@ public sealed record FleetState
         {
             switch (action)
             {
-                case StartTask:
-                    state = state.AddTask(service, allocatePort(), now, out var task);
+                case StartTask start:
+                    state = state.AddTask(service, start.Revision, allocatePort(), now, out var task);
                     started.Add(task);
                     break;
                 case StopTask stop:
-                    state = state.StopRequested(stop.TaskId, stop.Reason, now, events);
+                    state = state.StopRequested(stop.TaskId, stop.Reason, now, events, stop.Failed);
                     break;
                 case RaiseEvent raise:
                     events.Add(raise.Event);
+                    break;
+                case UpdateDeployment update:
+                    state = state.WithService(state.Services[service].WithDeployment(update.Deployment));
+                    break;
+                case SetTraffic traffic:
+                    state = state.WithService(state.Services[service] with { Traffic = traffic.Traffic });
+                    break;
+                case BeginRollback rollback:
+                    state = state.BeginDeployment(service, rollback.ToRevision, rollback.Cause, rollback.RollbackOf, now, events);
                     break;
                 default:
                     throw new InvalidOperationException($"unknown scheduler action {action.GetType().Name}");
@@ -317,7 +318,8 @@ public sealed record FleetState
         }
 
         var svc = state.Services[service];
-        return svc.Steady == decision.Steady ? state : state.WithService(svc with { Steady = decision.Steady });
+        state = svc.Steady == decision.Steady ? state : state.WithService(svc with { Steady = decision.Steady });
+        return svc.Removing && !state.TasksOf(service).Any(t => t.State != TaskState.Stopped) ? state.WithoutService(service, now, events) : state;
     }
 
     public FleetState WithService(ServiceState service) => this with { Services = Services.SetItem(service.Name, service) };

@@ -66,6 +66,12 @@ public sealed record TaskRecord
 
     public int? ExitCode { get; init; }
 
+    /// <summary>
+    /// It ended by failing — an exit nobody asked for, a failed start, a failed liveness check, never healthy in time —
+    /// not because Flotilla stopped it: what a deployment's circuit breaker counts.
+    /// </summary>
+    public bool Failed { get; init; }
+
     /// <summary>Counts toward the service's desired count: not draining, stopping or stopped.</summary>
     public bool IsLive => State is TaskState.Pending or TaskState.Running;
 
@@ -81,6 +87,9 @@ public static class StopReasons
     public const string ScaleIn = "stopped by scale-in";
     public const string User = "stopped by user";
     public const string Shutdown = "stopped because Flotilla is shutting down";
+    public const string NeverHealthy = "failed to become healthy within its grace period";
+
+    public static string ReplacedBy(int deployment) => $"replaced by deployment {deployment}";
 
     /// <summary>Shells' convention, which .NET follows: an exit code above 128 means killed by signal (code - 128).</summary>
     public static string FromExitCode(int exitCode) => exitCode switch

@@ -41,6 +41,22 @@ internal sealed class ScalarHistory : IMetricHistory
     public double? Summarize(Resolution resolution, long from, long to) =>
         Mean(resolution == Resolution.Second ? _seconds : _minutes, from, to);
 
+    /// <summary>The sum of the per-second points of [<paramref name="from"/>, <paramref name="to"/>): for a rate, the count.</summary>
+    public double Total(long from, long to)
+    {
+        double sum = 0;
+        for (var slot = from; slot < to; slot++)
+        {
+            var value = _seconds[Index(slot, _seconds)];
+            if (!float.IsNaN(value))
+            {
+                sum += value;
+            }
+        }
+
+        return sum;
+    }
+
     private static double? Mean(float[] ring, long from, long to)
     {
         double sum = 0;
@@ -135,6 +151,12 @@ internal sealed class BuiltInHistory
             _latency.Write(second, isLast ? latency : default);
         }
     }
+
+    /// <summary>Requests and errors answered in the seconds [<paramref name="from"/>, <paramref name="to"/>).</summary>
+    public (double Requests, double Errors) Totals(long from, long to) => (_requests.Total(from, to), _errors.Total(from, to));
+
+    /// <summary>Adds the latency histograms of the seconds [<paramref name="from"/>, <paramref name="to"/>) to <paramref name="counts"/>.</summary>
+    public void AddLatencyTo(long from, long to, Span<long> counts) => _latency.AddTo(Resolution.Second, from, to, counts);
 
     public IMetricHistory For(Metric metric) => metric.Kind switch
     {

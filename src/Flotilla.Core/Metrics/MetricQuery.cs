@@ -42,3 +42,12 @@ public sealed record MetricStoreOptions
     /// <summary>Custom series per service, its tasks' included. Default 100.</summary>
     public int MaxCustomSeriesPerService { get; init; } = 100;
 }
+
+/// <summary>A group of tasks' figures over a window (<see cref="MetricStore.Group"/>).</summary>
+/// <param name="Requests">Requests answered.</param>
+/// <param name="Errors">Of which failed (5xx or no answer).</param>
+/// <param name="Latency">The asked-for latency quantile in seconds; null without requests.</param>
+public readonly record struct GroupFigures(long Requests, long Errors, double? Latency)
+{
+    public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
+}

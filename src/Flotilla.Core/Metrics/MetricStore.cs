@@ -254,6 +254,39 @@ public sealed class MetricStore
     public double? Percentile(string service, double quantile, TimeSpan window, string? taskId = null) =>
         Average(service, Metric.Latency(quantile), window, taskId);
 
+    /// <summary>
+    /// What a group of a service's tasks did over the last <paramref name="window"/> of closed seconds (at most an hour):
+    /// requests, errors, and the <paramref name="quantile"/> of their latencies from their merged histograms — so that
+    /// a canary's tasks can be held against the stable ones over the same seconds.
+    /// </summary>
+    public GroupFigures Group(string service, IEnumerable<string> taskIds, TimeSpan window, double quantile)
+    {
+        lock (_lock)
+        {
+            var seconds = Math.Min((long)Math.Ceiling(window.TotalSeconds), SecondsRetained);
+            var to = _closedThrough + 1;
+            var from = to - seconds;
+            double requests = 0, errors = 0;
+            Span<long> merged = stackalloc long[LatencyBuckets.Count];
+            merged.Clear();
+            if (_services.TryGetValue(service, out var series))
+            {
+                foreach (var id in taskIds)
+                {
+                    if (series.Tasks.GetValueOrDefault(id)?.History is { } history)
+                    {
+                        var (r, e) = history.Totals(from, to);
+                        requests += r;
+                        errors += e;
+                        history.AddLatencyTo(from, to, merged);
+                    }
+                }
+            }
+
+            return new GroupFigures((long)Math.Round(requests), (long)Math.Round(errors), LatencyBuckets.Quantile(merged, quantile));
+        }
+    }
+
     /// <summary>Reads a range of points; false, with the reason, when the range or the step cannot be served.</summary>
     public bool TryQuery(MetricQuery query, out MetricRange range, out string error)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Flotilla.Core.Deployments;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Health;
@@ -11,8 +12,20 @@ public abstract record SchedulerAction(string Service);
 /// <summary>Start one task of the service's current revision.</summary>
 public sealed record StartTask(string Service, int Revision) : SchedulerAction(Service);
 
-/// <summary>Take the task out of the load balancer, drain it, SIGTERM it, SIGKILL it after the stop timeout.</summary>
-public sealed record StopTask(string Service, string TaskId, string Reason) : SchedulerAction(Service);
+/// <summary>
+/// Take the task out of the load balancer, drain it, SIGTERM it, SIGKILL it after the stop timeout. <paramref name="Failed"/>
+/// when it is stopped for failing (what a deployment's circuit breaker counts).
+/// </summary>
+public sealed record StopTask(string Service, string TaskId, string Reason, bool Failed = false) : SchedulerAction(Service);
+
+/// <summary>Replace a deployment's record (its progress, or its end).</summary>
+public sealed record UpdateDeployment(string Service, Deployments.DeploymentRecord Deployment) : SchedulerAction(Service);
+
+/// <summary>Steer traffic among the service's revisions (null: every eligible task of any revision).</summary>
+public sealed record SetTraffic(string Service, ImmutableDictionary<int, int>? Traffic) : SchedulerAction(Service);
+
+/// <summary>Begin a deployment of an existing revision: a rollback.</summary>
+public sealed record BeginRollback(string Service, int ToRevision, int RollbackOf, string Cause) : SchedulerAction(Service);
 
 /// <summary>Append an event.</summary>
 public sealed record RaiseEvent(FleetEvent Event) : SchedulerAction(Event.Service ?? "");
@@ -29,8 +42,17 @@ public sealed record SchedulerDecision(ImmutableArray<SchedulerAction> Actions, 
 /// </summary>
 public static class SchedulerDecider
 {
-    public static SchedulerDecision Decide(ServiceState service, IEnumerable<TaskRecord> tasks, DateTimeOffset now)
+    /// <param name="service">The service.</param>
+    /// <param name="tasks">Its tasks.</param>
+    /// <param name="now">Now.</param>
+    /// <param name="canary">A canary step's figures, when <see cref="DeploymentDecider.AnalysisDue"/> asked for them.</param>
+    public static SchedulerDecision Decide(ServiceState service, IEnumerable<TaskRecord> tasks, DateTimeOffset now, CanaryFigures? canary = null)
     {
+        if (service.ActiveDeployment is { } deployment)
+        {
+            return DeploymentDecider.Decide(service, deployment, tasks.Where(t => t.Service == service.Name).ToList(), now, canary);
+        }
+
         var actions = ImmutableArray.CreateBuilder<SchedulerAction>();
         var live = tasks.Where(t => t.Service == service.Name && t.IsLive).ToList();
         var stopping = tasks.Any(t => t.Service == service.Name && t.State is TaskState.Draining or TaskState.Stopping);

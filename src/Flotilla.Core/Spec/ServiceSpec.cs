@@ -75,6 +75,9 @@ public sealed record ServiceSpec
     /// healthy or not, rather than overload the few (Envoy's panic threshold). Default 50; 0 turns it off.
     /// </summary>
     public int PanicThreshold { get; init; } = 50;
+
+    /// <summary>How a change of task definition is rolled out. Default: a rolling update with ECS's bounds and circuit breaker.</summary>
+    public DeploymentSpec Deployment { get; init; } = new();
 }
 
 /// <summary>Sticky sessions through a cookie that names the task.</summary>

@@ -11,6 +11,15 @@ namespace Flotilla.Core.Spec;
 /// <param name="Lines">The line of every path, for checks made later (preflight, apply).</param>
 public sealed record SpecDocument(FlotillaSpec Spec, string File, string BaseDirectory, SourceMap Lines)
 {
+    /// <summary>
+    /// The spec with every service's working directory made absolute against <see cref="BaseDirectory"/>: what the fleet
+    /// runs, so that a spec applied from another directory means the same as one started from its own.
+    /// </summary>
+    public FlotillaSpec Resolved => Spec with
+    {
+        Services = Spec.Services.Select(s => s with { WorkingDirectory = System.IO.Path.GetFullPath(System.IO.Path.Combine(BaseDirectory, s.WorkingDirectory)) }).ToImmutableArray(),
+    };
+
     public SpecDiagnostic Diagnostic(string path, string message) => new(File, Lines.LineOf(path), path, message);
 }
 
@@ -60,6 +69,9 @@ public static partial class SpecLoader
             ? new SpecLoadResult(new SpecDocument(spec, file, baseDirectory, lines), [])
             : new SpecLoadResult(null, errors);
     }
+
+    /// <summary>The checks <see cref="Load"/> makes, for a spec built in code (a deploy's changed service): every error with its path.</summary>
+    public static IReadOnlyList<(string Path, string Message)> Check(FlotillaSpec spec) => SpecValidator.Validate(spec);
 
     private static FlotillaSpec ReadRoot(YamlFields fields, YamlNode? root)
     {
@@ -266,7 +278,8 @@ public static partial class SpecLoader
             "timeout",
             "stickiness",
             "outlierDetection",
-            "panicThreshold");
+            "panicThreshold",
+            "deployment");
         if (map is null)
         {
             return service;
@@ -288,6 +301,7 @@ public static partial class SpecLoader
             Stickiness = ReadStickiness(fields, map["stickiness"], map.PathOf("stickiness")),
             OutlierDetection = ReadOutlierDetection(fields, map["outlierDetection"], map.PathOf("outlierDetection")),
             PanicThreshold = map.Int("panicThreshold") ?? service.PanicThreshold,
+            Deployment = ReadDeployment(fields, map["deployment"], map.PathOf("deployment")),
         };
     }
 

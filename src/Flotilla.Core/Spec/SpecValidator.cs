@@ -343,6 +343,8 @@ internal static partial class SpecValidator
             CheckRange($"{path}.stickiness.ttl", stickiness.Ttl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7), errors);
         }
 
+        ValidateDeployment(service.Deployment, $"{path}.deployment", errors);
+
         var outliers = service.OutlierDetection;
         CheckRange($"{path}.outlierDetection.consecutive5xx", outliers.Consecutive5xx, 1, 1000, errors);
         CheckRange($"{path}.outlierDetection.baseEjection", outliers.BaseEjection, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);

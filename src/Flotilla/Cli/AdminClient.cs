@@ -62,6 +62,26 @@ internal sealed class AdminClient : IDisposable
 
     public async Task<string> PostRawAsync(string path, string? json) => (await SendRawAsync(HttpMethod.Post, path, json)).TrimEnd();
 
+    /// <summary>Sends and returns the status and body whatever the status: for answers whose errors carry data (apply's plan).</summary>
+    public async Task<(int Status, string Body)> SendForStatusAsync(HttpMethod method, string path, string? json)
+    {
+        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+
+        try
+        {
+            using var response = await _http.SendAsync(request);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException)
+        {
+            throw new CliException($"Flotilla at {_http.BaseAddress} (from {_origin}) is not answering ({e.InnerException.Message}); is `flotilla up` still running?");
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, string? json, JsonTypeInfo<T> type) =>
@@ -97,7 +117,8 @@ internal sealed class AdminClient : IDisposable
         }
     }
 
-    private static string? ProblemDetail(string body)
+    /// <summary>The <c>detail</c> of an RFC 9457 problem body, if it is one.</summary>
+    public static string? ProblemDetail(string body)
     {
         try
         {

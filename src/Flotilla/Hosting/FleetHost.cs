@@ -4,6 +4,7 @@ using Flotilla.Core.Fleet;
 using Flotilla.Core.Spec;
 using Flotilla.Health;
 using Flotilla.Proxy;
+using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Runtime;
 using Flotilla.Scheduling;
@@ -157,7 +158,7 @@ internal static class FleetHost
         builder.Services.AddSingleton<AdminToken>();
         builder.Services.AddSingleton<EventLog>(_ => new EventLog());
         builder.Services.AddSingleton<EventSinks>();
-        builder.Services.AddSingleton(new FleetView(FleetState.FromSpec(spec.Spec)));
+        builder.Services.AddSingleton(new FleetView(FleetState.FromSpec(spec.Resolved, TimeProvider.System.GetUtcNow())));
         builder.Services.AddSingleton<PortAllocator>();
         builder.Services.AddSingleton<HealthChecker>();
         builder.Services.AddSingleton<ITaskDriver, ProcessTaskDriver>();
@@ -169,6 +170,7 @@ internal static class FleetHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FleetController>());
         builder.Services.AddSingleton(new ListenerDirectory(spec.Spec));
         builder.Services.AddSingleton<TargetGroups>();
+        builder.Services.AddSingleton<RoutingTable>();
         builder.Services.AddSingleton<ITargetDrainer>(sp => sp.GetRequiredService<TargetGroups>());
         builder.Services.AddSingleton<ProxyServer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyServer>());
@@ -189,7 +191,7 @@ internal static class FleetHost
         var app = builder.Build();
         app.Services.GetRequiredService<EventSinks>();
         app.Services.GetRequiredService<FlotillaMetrics>();
-        app.MapAdminApi().MapMetricsApi();
+        app.MapAdminApi().MapMetricsApi().MapDeploymentsApi();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -24,7 +23,7 @@ internal sealed class ProxyMiddleware
     private const string TraceParent = "traceparent";
     private const string TraceState = "tracestate";
 
-    private readonly Router _router;
+    private readonly RoutingTable _routes;
     private readonly TargetGroups _groups;
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _client;
@@ -34,11 +33,10 @@ internal sealed class ProxyMiddleware
     private readonly StickyCookie _sticky;
     private readonly ListenerDirectory _listeners;
     private readonly TimeProvider _time;
-    private readonly FrozenDictionary<string, string> _retryAfter;
 
     public ProxyMiddleware(
         RequestDelegate next,
-        Router router,
+        RoutingTable routes,
         TargetGroups groups,
         IHttpForwarder forwarder,
         ForwarderClient client,
@@ -50,7 +48,7 @@ internal sealed class ProxyMiddleware
         TimeProvider time)
     {
         _ = next;
-        _router = router;
+        _routes = routes;
         _groups = groups;
         _forwarder = forwarder;
         _client = client.Invoker;
@@ -60,11 +58,6 @@ internal sealed class ProxyMiddleware
         _sticky = sticky;
         _listeners = listeners;
         _time = time;
-
-        // Retry-After on a 503 is the service's health-check interval: the soonest a task could come back.
-        _retryAfter = groups.ByService.ToFrozenDictionary(
-            kv => kv.Key,
-            kv => Math.Max(1, (int)Math.Ceiling(kv.Value.Service.Health.Interval.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -83,9 +76,10 @@ internal sealed class ProxyMiddleware
             }
             else
             {
-                var rule = _router.Match(listener.Name, context.Request);
+                var router = _routes.Current;
+                var rule = router.Match(listener.Name, context.Request);
                 request.Rule = rule;
-                await ActAsync(context, request, rule?.Action ?? _router.Default(listener.Name));
+                await ActAsync(context, request, rule?.Action ?? router.Default(listener.Name));
             }
         }
         finally
@@ -165,14 +159,14 @@ internal sealed class ProxyMiddleware
     {
         var service = destination.Service;
         request.Service = service;
-        var group = _groups.ByService[service];
-        var stickiness = group.Service.Stickiness;
+        var group = _groups.ByService.GetValueOrDefault(service);
+        var stickiness = group?.Service.Stickiness;
         var pinned = stickiness is null ? null : _sticky.Parse(context.Request.Cookies[stickiness.Cookie]);
-        var target = (pinned is null ? null : group.FindEligible(pinned)) ?? group.Pick(context);
+        var target = (pinned is null ? null : group!.FindEligible(pinned)) ?? group?.Pick(context);
         if (target is null)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = _retryAfter[service];
+            context.Response.Headers.RetryAfter = group?.RetryAfter ?? "1";
             context.Response.ContentType = "text/plain; charset=utf-8";
             await context.Response.WriteAsync($"no healthy targets for service {service}\n");
             return;
@@ -215,7 +209,7 @@ internal sealed class ProxyMiddleware
             target.RequestEnded();
             request.UpstreamTicks = ended - started;
             target.ObserveLatency(Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds, _time.GetTimestamp());
-            group.ReportOutcome(target, context.Response.StatusCode);
+            group!.ReportOutcome(target, context.Response.StatusCode);
         }
     }
 

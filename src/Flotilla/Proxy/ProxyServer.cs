@@ -20,6 +20,7 @@ internal sealed partial class ProxyServer(
     SpecDocument spec,
     StateDirectory stateDirectory,
     ListenerDirectory listeners,
+    RoutingTable routes,
     TargetGroups targets,
     FlotillaMetrics metrics,
     MetricStore store,
@@ -50,7 +51,7 @@ internal sealed partial class ProxyServer(
         });
 
         builder.Services.AddHttpForwarder();
-        builder.Services.AddSingleton(new Router(spec.Spec));
+        builder.Services.AddSingleton(routes);
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(targets);
         builder.Services.AddSingleton(metrics);

@@ -1,6 +1,8 @@
 using System.Threading.Channels;
+using Flotilla.Core.Deployments;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
+using Flotilla.Core.Metrics;
 using Flotilla.Core.Scheduling;
 using Flotilla.Core.Spec;
 using Flotilla.Health;
@@ -26,6 +28,7 @@ internal sealed partial class FleetController : BackgroundService
     private readonly ITargetDrainer _drainer;
     private readonly PortAllocator _ports;
     private readonly EventLog _events;
+    private readonly MetricStore _metrics;
     private readonly FleetView _view;
     private readonly TimeProvider _time;
     private readonly IHostApplicationLifetime _lifetime;
@@ -40,6 +43,7 @@ internal sealed partial class FleetController : BackgroundService
         ITargetDrainer drainer,
         PortAllocator ports,
         EventLog events,
+        MetricStore metrics,
         FleetView view,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
@@ -52,6 +56,7 @@ internal sealed partial class FleetController : BackgroundService
         _drainer = drainer;
         _ports = ports;
         _events = events;
+        _metrics = metrics;
         _view = view;
         _time = time;
         _lifetime = lifetime;
@@ -75,6 +80,37 @@ internal sealed partial class FleetController : BackgroundService
             var next = s.StopByUser(taskId, _time.GetUtcNow(), ev, out var error);
             reply(error);
             return next;
+        });
+
+    /// <summary>Deploys a new task definition of a service (a new revision); the error, if any, is for the caller.</summary>
+    public Task<string?> DeployAsync(string service, ServiceSpec spec, string cause) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            var next = s.Deploy(service, spec, cause, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
+        });
+
+    /// <summary>Deploys an earlier revision again.</summary>
+    public Task<string?> RollbackAsync(string service, int? toRevision) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            var next = s.Rollback(service, toRevision, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
+        });
+
+    /// <summary>
+    /// Applies a spec. The plan is made again on the loop, against the state it applies to, so that nothing that changed
+    /// since the caller looked is overwritten; it is returned for the caller to show.
+    /// </summary>
+    public Task<(SpecPlan Plan, string? Error)> ApplyAsync(FlotillaSpec next, string file) =>
+        Ask<(SpecPlan, string?)>((s, ev, reply) =>
+        {
+            var plan = SpecPlan.Between(s, next);
+            var applied = s.Apply(next, plan, file, _time.GetUtcNow(), ev, out var error);
+            reply((plan, error));
+            return applied;
         });
 
     /// <summary>Sets a task's weight for weighted load balancing.</summary>
@@ -156,7 +192,8 @@ internal sealed partial class FleetController : BackgroundService
         DateTimeOffset? wakeAt = null;
         foreach (var name in _state.ServiceOrder)
         {
-            var decision = SchedulerDecider.Decide(_state.Services[name], _state.TasksOf(name), now);
+            var service = _state.Services[name];
+            var decision = SchedulerDecider.Decide(service, _state.TasksOf(name), now, CanaryFigures(service, now));
             var started = new List<TaskRecord>();
             _state = _state.ApplyDecision(name, decision, now, _ports.Allocate, events, started);
             started.ForEach(Launch);
@@ -185,9 +222,25 @@ internal sealed partial class FleetController : BackgroundService
         return wakeAt;
     }
 
+    /// <summary>A canary step's evidence from the metric store, when the decider has a step to judge.</summary>
+    private CanaryFigures? CanaryFigures(ServiceState service, DateTimeOffset now)
+    {
+        if (DeploymentDecider.AnalysisDue(service, now) is not { } due)
+        {
+            return null;
+        }
+
+        GroupFigures Figures(int revision) => _metrics.Group(
+            service.Name,
+            _state.TasksOf(service.Name).Where(t => t.Revision == revision).Select(t => t.Id),
+            due.Window,
+            quantile: 0.99);
+        return new CanaryFigures(Figures(due.Canary), Figures(due.Stable));
+    }
+
     private void Launch(TaskRecord task)
     {
-        var service = _state.Services[task.Service].Spec;
+        var service = _state.SpecOf(task);
         var launch = TaskLaunch.For(service, task, _spec.BaseDirectory, _stateDirectory.TaskLogFile(task.Id));
         var supervisor = new TaskSupervisor(task, launch, service, _driver, _checker, _drainer, _time, Post);
         _supervisors[task.Id] = supervisor;

@@ -97,7 +97,7 @@ public sealed class FleetStateTests
     public void TaskFailedToStart_IsStoppedWithTheErrorAndBacksOff()
     {
         var fleet = new Fleets(Fleets.Service());
-        fleet.State = fleet.State.AddTask("shop", 4000, fleet.Now, out var task);
+        fleet.State = fleet.State.AddTask("shop", 1, 4000, fleet.Now, out var task);
 
         fleet.State = fleet.State.TaskFailedToStart(task.Id, "No such file or directory", fleet.Now, fleet.Events);
 
@@ -203,7 +203,7 @@ public sealed class FleetStateTests
     public void StopRequested_PendingTask_StopsWithoutDraining()
     {
         var fleet = new Fleets(Fleets.Service());
-        fleet.State = fleet.State.AddTask("shop", 4000, fleet.Now, out var task);
+        fleet.State = fleet.State.AddTask("shop", 1, 4000, fleet.Now, out var task);
 
         fleet.State = fleet.State.StopRequested(task.Id, StopReasons.ScaleIn, fleet.Now, fleet.Events);
 

@@ -12,9 +12,24 @@ internal sealed class Fleets
 {
     private int _nextPort = 40_000;
 
+    /// <summary>A fleet of <paramref name="services"/> whose first deployments are already over, as after a steady start.</summary>
     public Fleets(params ServiceSpec[] services)
+        : this(firstDeploymentDone: true, services)
     {
-        State = FleetState.FromSpec(new FlotillaSpec { Services = [.. services] });
+    }
+
+    /// <param name="firstDeploymentDone">False to leave each service's first deployment in progress, as at a real start.</param>
+    /// <param name="services">The services.</param>
+    public Fleets(bool firstDeploymentDone, params ServiceSpec[] services)
+    {
+        State = FleetState.FromSpec(new FlotillaSpec { Services = [.. services] }, Time.GetUtcNow());
+        if (firstDeploymentDone)
+        {
+            foreach (var service in State.Services.Values)
+            {
+                State = State.WithService(service.WithDeployment(service.Deployments[0] with { Status = Core.Deployments.DeploymentStatus.Completed, EndedAt = Now }));
+            }
+        }
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
@@ -59,7 +74,7 @@ internal sealed class Fleets
 
     public string Start(string service = "shop")
     {
-        State = State.AddTask(service, _nextPort++, Now, out var task);
+        State = State.AddTask(service, State.Services[service].Revision, _nextPort++, Now, out var task);
         State = State.TaskStarted(task.Id, 1000 + (int)task.Sequence, Now, Events);
         return task.Id;
     }

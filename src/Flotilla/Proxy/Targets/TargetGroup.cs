@@ -25,20 +25,34 @@ internal sealed class TargetGroup
     private readonly Lock _lock = new();
     private readonly List<Target> _targets = [];
     private readonly Dictionary<string, DateTimeOffset?> _lastChecks = new(StringComparer.Ordinal);
-    private volatile Snapshot _snapshot = new(TargetSet.Empty, Panic: false, RecheckAt: long.MaxValue);
+    private readonly Random _random;
+    private volatile Snapshot _snapshot = new(TargetSet.Empty, Panic: false, RecheckAt: long.MaxValue, Splits: []);
+    private ImmutableDictionary<int, int>? _traffic;
 
-    public TargetGroup(ServiceSpec service, TimeProvider time, Random random, EventLog events, Action<string>? onEjected = null)
+    /// <param name="service">The service's settings.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="random">The source of randomness (policies, traffic splits).</param>
+    /// <param name="events">Where ejections and panic mode are reported.</param>
+    /// <param name="onEjected">Called with the service's name at each ejection (a metric).</param>
+    /// <param name="carried">Targets of the group this one replaces (its settings changed): their counters live on.</param>
+    public TargetGroup(ServiceSpec service, TimeProvider time, Random random, EventLog events, Action<string>? onEjected = null, IEnumerable<Target>? carried = null)
     {
         Service = service;
         _time = time;
+        _random = random;
         _events = events;
         _onEjected = onEjected;
         Policy = LoadBalancingPolicies.Create(service.LoadBalancing, random);
+        RetryAfter = Math.Max(1, (int)Math.Ceiling(service.Health.Interval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _targets.AddRange(carried ?? []);
     }
 
     public ServiceSpec Service { get; }
 
     public ILoadBalancingPolicy Policy { get; }
+
+    /// <summary>Retry-After for a 503: the health-check interval, the soonest a task could come back.</summary>
+    public string RetryAfter { get; }
 
     /// <summary>What requests may use now.</summary>
     public Snapshot Current => _snapshot;
@@ -65,7 +79,27 @@ internal sealed class TargetGroup
             snapshot = Rebuild();
         }
 
-        return snapshot.Eligible.Count == 0 ? null : Policy.Pick(context, snapshot.Eligible, now);
+        if (snapshot.Eligible.Count == 0)
+        {
+            return null;
+        }
+
+        return Policy.Pick(context, snapshot.Splits.IsEmpty ? snapshot.Eligible : Split(snapshot.Splits), now);
+    }
+
+    /// <summary>A revision's targets, chosen by the traffic shares of a canary or blue/green deployment.</summary>
+    private TargetSet Split(ImmutableArray<(TargetSet Targets, int CumulativeWeight)> splits)
+    {
+        var ticket = _random.Next(splits[^1].CumulativeWeight);
+        foreach (var (targets, cumulative) in splits)
+        {
+            if (ticket < cumulative)
+            {
+                return targets;
+            }
+        }
+
+        return splits[^1].Targets;
     }
 
     /// <summary>The eligible target of a task, for sticky sessions; null when it is not eligible now.</summary>
@@ -82,11 +116,12 @@ internal sealed class TargetGroup
         return null;
     }
 
-    /// <summary>Brings the targets in line with the service's tasks, as the control plane sees them.</summary>
-    public void Update(IEnumerable<TaskRecord> tasks)
+    /// <summary>Brings the targets in line with the service's tasks, and its traffic shares, as the control plane sees them.</summary>
+    public void Update(IEnumerable<TaskRecord> tasks, ImmutableDictionary<int, int>? traffic = null)
     {
         lock (_lock)
         {
+            _traffic = traffic;
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var task in tasks.OrderBy(t => t.Sequence))
             {
@@ -250,14 +285,47 @@ internal sealed class TargetGroup
 
             var recheckAt = _targets.Where(t => t.EjectedUntil != 0).Select(t => t.EjectedUntil).DefaultIfEmpty(long.MaxValue).Min();
             var set = eligible.SequenceEqual(previous.Eligible.Targets) ? previous.Eligible : new TargetSet(eligible);
-            var snapshot = new Snapshot(set, panic, recheckAt);
+            var snapshot = new Snapshot(set, panic, recheckAt, Splits(eligible, previous));
             _snapshot = snapshot;
             return snapshot;
         }
     }
 
+    /// <summary>
+    /// The eligible targets by revision with their cumulative traffic shares, when a deployment steers traffic; none
+    /// otherwise, or when no revision with a share has an eligible target (then every eligible one serves: better than a 503).
+    /// A revision's set is reused while its members are the same, so that policies keep what they cached for it.
+    /// </summary>
+    private ImmutableArray<(TargetSet Targets, int CumulativeWeight)> Splits(ImmutableArray<Target> eligible, Snapshot previous)
+    {
+        if (_traffic is null)
+        {
+            return [];
+        }
+
+        var splits = ImmutableArray.CreateBuilder<(TargetSet, int)>();
+        var cumulative = 0;
+        foreach (var (revision, weight) in _traffic.Where(kv => kv.Value > 0).OrderBy(kv => kv.Key))
+        {
+            var members = eligible.Where(t => t.Revision == revision).ToImmutableArray();
+            if (members.IsEmpty)
+            {
+                continue;
+            }
+
+            var reused = previous.Splits.Select(s => s.Targets).FirstOrDefault(s => s.Targets.SequenceEqual(members));
+            cumulative += weight;
+            splits.Add((reused ?? new TargetSet(members), cumulative));
+        }
+
+        return splits.ToImmutable();
+    }
+
     private long Ticks(TimeSpan duration) => (long)(duration.TotalSeconds * _time.TimestampFrequency);
 
-    /// <summary>What requests read: the eligible targets, whether they are the panic set, and when an ejection ends.</summary>
-    internal sealed record Snapshot(TargetSet Eligible, bool Panic, long RecheckAt);
+    /// <summary>
+    /// What requests read: the eligible targets, whether they are the panic set, when an ejection ends, and the split of
+    /// the eligible targets by revision while a deployment steers traffic.
+    /// </summary>
+    internal sealed record Snapshot(TargetSet Eligible, bool Panic, long RecheckAt, ImmutableArray<(TargetSet Targets, int CumulativeWeight)> Splits);
 }

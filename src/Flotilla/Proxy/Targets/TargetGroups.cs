@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
-using Flotilla.Core.Spec;
 using Flotilla.Scheduling;
 using Flotilla.Telemetry;
 
@@ -14,20 +13,24 @@ namespace Flotilla.Proxy.Targets;
 internal sealed class TargetGroups : ITargetDrainer, IDisposable
 {
     private readonly FleetView _fleet;
+    private readonly EventLog _events;
+    private readonly FlotillaMetrics _metrics;
+    private readonly TimeProvider _time;
+    private volatile FrozenDictionary<string, TargetGroup> _byService = FrozenDictionary<string, TargetGroup>.Empty;
 
-    public TargetGroups(SpecDocument spec, FleetView fleet, EventLog events, FlotillaMetrics metrics, TimeProvider time)
+    public TargetGroups(FleetView fleet, EventLog events, FlotillaMetrics metrics, TimeProvider time)
     {
         _fleet = fleet;
-        ByService = spec.Spec.Services.ToFrozenDictionary(
-            s => s.Name,
-            s => new TargetGroup(s, time, Random.Shared, events, metrics.RecordEjection),
-            StringComparer.Ordinal);
+        _events = events;
+        _metrics = metrics;
+        _time = time;
         metrics.ObserveTargets(this);
         Update(fleet.Current);
         fleet.Changed += Update;
     }
 
-    public FrozenDictionary<string, TargetGroup> ByService { get; }
+    /// <summary>The groups now; a service added or reconfigured by an apply gets a new group, with its targets carried over.</summary>
+    public FrozenDictionary<string, TargetGroup> ByService => _byService;
 
     public Task<int> DrainAsync(string service, string taskId, TimeSpan deregistrationDelay, CancellationToken cancellationToken) =>
         ByService.TryGetValue(service, out var group) ? group.DrainAsync(taskId, deregistrationDelay, cancellationToken) : Task.FromResult(0);
@@ -40,9 +43,21 @@ internal sealed class TargetGroups : ITargetDrainer, IDisposable
 
     private void Update(FleetState state)
     {
-        foreach (var (service, group) in ByService)
+        var groups = _byService;
+        if (groups.Count != state.Services.Count || state.Services.Values.Any(s => !groups.TryGetValue(s.Name, out var g) || !ReferenceEquals(g.Service, s.Spec)))
         {
-            group.Update(state.TasksOf(service));
+            groups = state.Services.Values.ToFrozenDictionary(
+                s => s.Name,
+                s => groups.TryGetValue(s.Name, out var old) && ReferenceEquals(old.Service, s.Spec)
+                    ? old
+                    : new TargetGroup(s.Spec, _time, Random.Shared, _events, _metrics.RecordEjection, old?.All),
+                StringComparer.Ordinal);
+            _byService = groups;
+        }
+
+        foreach (var (service, group) in groups)
+        {
+            group.Update(state.TasksOf(service), state.Services[service].Traffic);
         }
     }
 }

@@ -1,0 +1,132 @@
+using System.Collections;
+using System.Globalization;
+using System.Reflection;
+using Flotilla.Core.Spec;
+
+namespace Flotilla.Core.Deployments;
+
+/// <summary>
+/// Field-level differences between two spec values, in the spec's own words: <c>health.interval: 2s → 1s</c>,
+/// <c>command: [dotnet, a.dll] → [dotnet, b.dll]</c>. It walks the spec records by reflection, so a field added to the
+/// spec is compared without more code. Environment values are never written out — they may hold secrets — only that
+/// they were added, removed or changed.
+/// </summary>
+public static class SpecDiff
+{
+    public static List<string> Compare(object? before, object? after, string path)
+    {
+        var changes = new List<string>();
+        Walk(before, after, path, changes);
+        return changes;
+    }
+
+    private static void Walk(object? before, object? after, string path, List<string> changes)
+    {
+        if (Equals(before, after))
+        {
+            return;
+        }
+
+        if (before is null || after is null || !IsRecord(before.GetType()))
+        {
+            if (IsDictionary(before) || IsDictionary(after))
+            {
+                WalkDictionary(before as IDictionary, after as IDictionary, path, changes);
+            }
+            else if (!SameSequence(before, after))
+            {
+                changes.Add($"{path}: {Show(before)} → {Show(after)}");
+            }
+
+            return;
+        }
+
+        foreach (var property in before.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is not null))
+        {
+            Walk(property.GetValue(before), property.GetValue(after), Join(path, YamlName(property.Name)), changes);
+        }
+    }
+
+    private static void WalkDictionary(IDictionary? before, IDictionary? after, string path, List<string> changes)
+    {
+        var keys = (before?.Keys.Cast<object>() ?? []).Concat(after?.Keys.Cast<object>() ?? []).Select(k => k.ToString()!).Distinct().Order(StringComparer.Ordinal);
+        var secret = path.EndsWith("env", StringComparison.Ordinal);
+        foreach (var key in keys)
+        {
+            var had = before?.Contains(key) == true;
+            var has = after?.Contains(key) == true;
+            var entry = $"{path}.{key}";
+            if (had && !has)
+            {
+                changes.Add($"{entry}: removed");
+            }
+            else if (!had && has)
+            {
+                changes.Add(secret ? $"{entry}: added" : $"{entry}: added ({Show(after![key])})");
+            }
+            else if (!SameSequence(before![key], after![key]))
+            {
+                changes.Add(secret ? $"{entry}: changed" : $"{entry}: {Show(before[key])} → {Show(after[key])}");
+            }
+        }
+    }
+
+    private static bool IsRecord(Type type) =>
+        type.IsClass && type != typeof(string) && type.GetMethod("<Clone>$") is not null;
+
+    private static bool IsDictionary(object? value) => value is IDictionary;
+
+    /// <summary>Equal, or both sequences with equal items (immutable arrays compare by reference otherwise).</summary>
+    private static bool SameSequence(object? before, object? after) =>
+        Equals(before, after)
+        || (before is IEnumerable a and not string && after is IEnumerable b and not string && a.Cast<object?>().SequenceEqual(b.Cast<object?>()));
+
+    private static string Show(object? value) => value switch
+    {
+        null => "none",
+        string s => s.Length == 0 ? "\"\"" : s,
+        TimeSpan t => Durations.Format(t),
+        Enum e => e.ToString().ToLowerInvariant(),
+        bool b => b ? "true" : "false",
+        double d => d.ToString(CultureInfo.InvariantCulture),
+        IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(Show)) + "]",
+        _ => value.ToString() ?? "",
+    };
+
+    private static string YamlName(string property) => char.ToLowerInvariant(property[0]) + property[1..];
+
+    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+}
+
+/// <summary>
+/// Which of a service's fields make its task definition — what a task runs and how it is checked — and so a revision.
+/// The rest (desired, load balancing, deployment settings…) are the service's and change without a new revision, as
+/// ECS separates a task definition from its service.
+/// </summary>
+public static class TaskDefinition
+{
+    public static IReadOnlyList<string> Fields { get; } = ["command", "env", "workingDirectory", "stopTimeout", "health", "liveness"];
+
+    /// <summary>The task-definition changes from <paramref name="before"/> to <paramref name="after"/>; none means the same revision.</summary>
+    public static List<string> Changes(ServiceSpec before, ServiceSpec after) =>
+        SpecDiff.Compare(before, after, "").Where(IsTaskDefinition).ToList();
+
+    /// <summary>The service-level changes (everything but the task definition).</summary>
+    public static List<string> ServiceChanges(ServiceSpec before, ServiceSpec after) =>
+        SpecDiff.Compare(before, after, "").Where(c => !IsTaskDefinition(c)).ToList();
+
+    /// <summary><paramref name="service"/> with the task-definition fields of <paramref name="revision"/>: what a deployment to that revision runs.</summary>
+    public static ServiceSpec Apply(ServiceSpec service, ServiceSpec revision)
+    {
+        var result = service with { };
+        foreach (var property in typeof(ServiceSpec).GetProperties().Where(p => p.SetMethod is not null && Fields.Contains(char.ToLowerInvariant(p.Name[0]) + p.Name[1..])))
+        {
+            property.SetValue(result, property.GetValue(revision));
+        }
+
+        return result;
+    }
+
+    private static bool IsTaskDefinition(string change) =>
+        Fields.Any(f => change.StartsWith(f + ":", StringComparison.Ordinal) || change.StartsWith(f + ".", StringComparison.Ordinal));
+}

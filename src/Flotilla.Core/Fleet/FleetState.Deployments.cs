@@ -1,0 +1,189 @@
+using System.Collections.Immutable;
+using Flotilla.Core.Deployments;
+using Flotilla.Core.Events;
+using Flotilla.Core.Spec;
+
+namespace Flotilla.Core.Fleet;
+
+/// <summary>The fleet's transitions that change what it should run: deploy, roll back, apply a spec.</summary>
+public sealed partial record FleetState
+{
+    /// <summary>
+    /// A new task definition for a service: a new revision and a deployment of it, which supersedes one in progress.
+    /// Service-level changes in <paramref name="spec"/> take effect at once. Says why not when there is nothing to deploy.
+    /// </summary>
+    public FleetState Deploy(string service, ServiceSpec spec, string cause, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = null;
+        if (!Services.TryGetValue(service, out var svc))
+        {
+            error = $"unknown service '{service}'";
+            return this;
+        }
+
+        var changes = TaskDefinition.Changes(svc.Spec, spec);
+        if (changes.Count == 0)
+        {
+            error = $"the task definition of {service} would not change; nothing to deploy";
+            return this;
+        }
+
+        var revision = new RevisionRecord(svc.Revisions.Length + 1, spec, now, [.. changes], cause);
+        events.Add(new FleetEvent(now, EventReasons.Revision, $"service {service} revision {revision.Number}: {string.Join("; ", changes)}", service));
+        var state = WithService(svc with { Spec = spec, Revisions = svc.Revisions.Add(revision) });
+        return state.BeginDeployment(service, revision.Number, cause, rollbackOf: null, now, events);
+    }
+
+    /// <summary>
+    /// Deploys an earlier revision again: <paramref name="toRevision"/>, or by default the one that was stable before the
+    /// current deployment. A blue/green deployment still baking switches traffic back at once.
+    /// </summary>
+    public FleetState Rollback(string service, int? toRevision, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = null;
+        if (!Services.TryGetValue(service, out var svc))
+        {
+            error = $"unknown service '{service}'";
+            return this;
+        }
+
+        var target = toRevision ?? PreviousRevision(svc);
+        if (target is null)
+        {
+            error = $"no earlier revision of {service} has completed a deployment; name one with --to";
+            return this;
+        }
+
+        if (target < 1 || target > svc.Revisions.Length)
+        {
+            error = $"{service} has no revision {target}; revisions: 1 to {svc.Revisions.Length}";
+            return this;
+        }
+
+        if (target == svc.Revision)
+        {
+            error = $"{service} is already at revision {target}";
+            return this;
+        }
+
+        var of = svc.ActiveDeployment?.Id ?? svc.Deployments[^1].Id;
+        return BeginDeployment(service, target.Value, $"rollback of deployment {of} (by user)", of, now, events);
+    }
+
+    /// <summary>
+    /// Begins the deployment of an existing revision; one in progress is superseded (a rollback that ends it is a
+    /// rollback of it). A rollback is a rolling deployment that first pins traffic to the target revision, if any of its
+    /// tasks still serve, so that users stop meeting the broken one at once.
+    /// </summary>
+    public FleetState BeginDeployment(string service, int toRevision, string cause, int? rollbackOf, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        var svc = Services[service];
+        var id = svc.NextDeploymentId;
+        if (svc.ActiveDeployment is { } active)
+        {
+            var rolledBack = rollbackOf == active.Id;
+            svc = svc.WithDeployment(active with
+            {
+                Status = rolledBack ? DeploymentStatus.RolledBack : DeploymentStatus.Superseded,
+                EndedAt = now,
+                Outcome = active.Outcome ?? (rolledBack ? $"rolled back by deployment {id}" : $"superseded by deployment {id}"),
+            });
+        }
+
+        var strategy = rollbackOf is null ? svc.Spec.Deployment.Strategy : DeploymentStrategy.Rolling;
+        var stable = svc.StableRevision;
+        var targetServes = TasksOf(service).Any(t => t.Revision == toRevision && t.IsInService);
+        var traffic = rollbackOf is not null
+            ? (targetServes ? ImmutableDictionary<int, int>.Empty.Add(toRevision, 100) : null)
+            : strategy != DeploymentStrategy.Rolling && stable is { } s ? ImmutableDictionary<int, int>.Empty.Add(s, 100) : null;
+        var record = new DeploymentRecord
+        {
+            Id = id,
+            ToRevision = toRevision,
+            FromRevision = stable,
+            Strategy = strategy,
+            StartedAt = now,
+            Cause = cause,
+            RollbackOf = rollbackOf,
+        };
+        var spec = TaskDefinition.Apply(svc.Spec, svc.RevisionOf(toRevision).Spec);
+        events.Add(new FleetEvent(
+            now,
+            EventReasons.DeploymentStarted,
+            $"deployment {id} of {service} started: revision {svc.Revision} → {toRevision} ({strategy.ToString().ToLowerInvariant()}; {cause})",
+            service));
+        return WithService(svc.WithDeployment(record) with { Revision = toRevision, Spec = spec, Traffic = traffic, Steady = false });
+    }
+
+    /// <summary>
+    /// Applies a new spec as <paramref name="plan"/> describes it — services added, removed (scaled to zero, then
+    /// forgotten), updated (a new revision and a deployment when the task definition changes), listeners' rules — all at
+    /// once, or nothing when the plan refuses something.
+    /// </summary>
+    public FleetState Apply(FlotillaSpec next, SpecPlan plan, string file, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    {
+        error = plan.Refused.IsEmpty ? null : "cannot apply without a restart: " + string.Join("; ", plan.Refused);
+        if (error is not null)
+        {
+            return this;
+        }
+
+        var state = this with { Spec = next };
+        foreach (var change in plan.Services)
+        {
+            var spec = next.FindService(change.Name);
+            switch (change.Action)
+            {
+                case ServicePlanAction.Add:
+                    state = state with
+                    {
+                        Services = state.Services.SetItem(change.Name, ServiceState.Create(spec!, now, "apply")),
+                        ServiceOrder = state.ServiceOrder.Add(change.Name),
+                    };
+                    events.Add(new FleetEvent(now, EventReasons.Applied, $"service {change.Name} added with {spec!.Desired} tasks", change.Name));
+                    break;
+                case ServicePlanAction.Remove:
+                    var removed = state.Services[change.Name];
+                    if (removed.ActiveDeployment is { } active)
+                    {
+                        removed = removed.WithDeployment(active with { Status = DeploymentStatus.Superseded, EndedAt = now, Outcome = "the service was removed" });
+                    }
+
+                    state = state.WithService(removed with { Desired = 0, Removing = true, Steady = false, Traffic = null });
+                    events.Add(new FleetEvent(now, EventReasons.Applied, $"service {change.Name} removed: stopping its {state.TasksOf(change.Name).Count(t => t.IsLive)} tasks", change.Name));
+                    break;
+                case ServicePlanAction.Update:
+                    var svc = state.Services[change.Name];
+                    if (spec!.Desired != svc.Desired)
+                    {
+                        state = state.SetDesired(change.Name, spec.Desired, now, events, out _);
+                    }
+
+                    state = change.TaskDefinitionChanges.IsEmpty
+                        ? state.WithService(state.Services[change.Name] with { Spec = spec })
+                        : state.Deploy(change.Name, spec, "apply", now, events, out _);
+                    break;
+            }
+        }
+
+        events.Add(new FleetEvent(now, EventReasons.Applied, $"applied {file}: {plan.Summary}"));
+        return state;
+    }
+
+    /// <summary>Forgets a removed service once its last task has stopped.</summary>
+    private FleetState WithoutService(string service, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        events.Add(new FleetEvent(now, EventReasons.Applied, $"service {service} is gone", service));
+        return this with
+        {
+            Services = Services.Remove(service),
+            ServiceOrder = ServiceOrder.Remove(service),
+            Tasks = Tasks.RemoveRange(Tasks.Values.Where(t => t.Service == service).Select(t => t.Id)),
+        };
+    }
+
+    /// <summary>The revision before the current one that last completed a deployment.</summary>
+    private static int? PreviousRevision(ServiceState svc) =>
+        svc.ActiveDeployment is { FromRevision: { } stable } ? stable
+        : svc.Deployments.Reverse().FirstOrDefault(d => d.Status == DeploymentStatus.Completed && d.ToRevision != svc.Revision)?.ToRevision;
+}
