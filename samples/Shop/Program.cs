@@ -16,6 +16,7 @@
 //   POST /faulty      every later request (health checks aside) answers 500: drills passive health
 //   POST /recover     undoes /sick and /faulty
 //   GET /abort        resets the connection without answering
+// Environment: FAIL_RATE=0.2 makes 20% of requests (health checks aside) answer 500, to drill a canary's analysis.
 using System.Diagnostics;
 using System.Net.WebSockets;
 
@@ -30,13 +31,14 @@ var dependencies = (Environment.GetEnvironmentVariable("DEPENDS_ON") ?? "").Spli
 var sick = false;
 var wedged = false;
 var faulty = false;
+var failRate = double.TryParse(Environment.GetEnvironmentVariable("FAIL_RATE"), System.Globalization.CultureInfo.InvariantCulture, out var rate) ? rate : 0;
 
 app.UseWebSockets();
 app.Use((context, next) =>
 {
     context.Response.Headers["X-Task-Id"] = taskId;
     var drill = context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/recover");
-    if (Volatile.Read(ref faulty) && !drill)
+    if (!drill && (Volatile.Read(ref faulty) || (failRate > 0 && Random.Shared.NextDouble() < failRate)))
     {
         context.Response.StatusCode = 500;
         return Task.CompletedTask;

@@ -56,6 +56,9 @@ public sealed record DeploymentRecord
     /// <summary>The deployment this one rolls back, if it is a rollback.</summary>
     public int? RollbackOf { get; init; }
 
+    /// <summary>A rollback Flotilla began itself when <see cref="RollbackOf"/> failed, not one a user asked for.</summary>
+    public bool Automatic { get; init; }
+
     /// <summary>New-revision tasks that failed to become healthy (exited, failed checks, never passed in time).</summary>
     public int FailedTasks { get; init; }
 

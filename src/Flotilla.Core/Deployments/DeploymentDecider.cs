@@ -104,12 +104,22 @@ public static class DeploymentDecider
             return Finish();
         }
 
-        /// <summary>Tasks condemned by their liveness check, and new ones that never became healthy in time, are stopped as failed.</summary>
+        /// <summary>
+        /// Tasks condemned by their liveness check, and new ones that did not become healthy in time, are stopped as
+        /// failed — what the circuit breaker counts.
+        /// </summary>
         private void ReplaceDeadTasks()
         {
             foreach (var task in Live.Where(t => t.Liveness?.State == HealthState.Unhealthy))
             {
                 Stop(task, StopReasons.FailedHealthChecks, failed: true);
+            }
+
+            // Only where there is a revision to fall back to: at a service's very first start, stopping a slow starter
+            // would only make it start slowly again.
+            if (_deployment.FromRevision is null)
+            {
+                return;
             }
 
             foreach (var task in NewLive.Where(t => t.State == TaskState.Running && t.HealthyAt is null && _now - t.StartedAt > StartDeadline(t)))

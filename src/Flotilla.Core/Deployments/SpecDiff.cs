@@ -71,8 +71,9 @@ public static class SpecDiff
         }
     }
 
+    /// <summary>Records compared field by field; a few spec records are single values, written whole (<c>127.0.0.1:8080</c>, <c>/api</c>).</summary>
     private static bool IsRecord(Type type) =>
-        type.IsClass && type != typeof(string) && type.GetMethod("<Clone>$") is not null;
+        type.IsClass && type != typeof(string) && type.GetMethod("<Clone>$") is not null && type != typeof(ListenAddress) && type != typeof(PathMatch);
 
     private static bool IsDictionary(object? value) => value is IDictionary;
 

@@ -75,7 +75,14 @@ public sealed partial record FleetState
     /// rollback of it). A rollback is a rolling deployment that first pins traffic to the target revision, if any of its
     /// tasks still serve, so that users stop meeting the broken one at once.
     /// </summary>
-    public FleetState BeginDeployment(string service, int toRevision, string cause, int? rollbackOf, DateTimeOffset now, ICollection<FleetEvent> events)
+    /// <param name="service">The service.</param>
+    /// <param name="toRevision">The revision to deploy.</param>
+    /// <param name="cause">Why, in words.</param>
+    /// <param name="rollbackOf">The deployment this one rolls back, if it is a rollback.</param>
+    /// <param name="now">Now.</param>
+    /// <param name="events">Where the events go.</param>
+    /// <param name="automatic">Flotilla begins it itself, because <paramref name="rollbackOf"/> failed.</param>
+    public FleetState BeginDeployment(string service, int toRevision, string cause, int? rollbackOf, DateTimeOffset now, ICollection<FleetEvent> events, bool automatic = false)
     {
         var svc = Services[service];
         var id = svc.NextDeploymentId;
@@ -105,6 +112,7 @@ public sealed partial record FleetState
             StartedAt = now,
             Cause = cause,
             RollbackOf = rollbackOf,
+            Automatic = automatic,
         };
         var spec = TaskDefinition.Apply(svc.Spec, svc.RevisionOf(toRevision).Spec);
         events.Add(new FleetEvent(

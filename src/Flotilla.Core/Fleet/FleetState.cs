@@ -310,7 +310,7 @@ public sealed partial record FleetState
                     state = state.WithService(state.Services[service] with { Traffic = traffic.Traffic });
                     break;
                 case BeginRollback rollback:
-                    state = state.BeginDeployment(service, rollback.ToRevision, rollback.Cause, rollback.RollbackOf, now, events);
+                    state = state.BeginDeployment(service, rollback.ToRevision, rollback.Cause, rollback.RollbackOf, now, events, automatic: true);
                     break;
                 default:
                     throw new InvalidOperationException($"unknown scheduler action {action.GetType().Name}");

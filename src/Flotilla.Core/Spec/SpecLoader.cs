@@ -250,12 +250,14 @@ public static partial class SpecLoader
             return fallback;
         }
 
-        if (Enum.TryParse<T>(text, ignoreCase: true, out var value) && !int.TryParse(text, out _))
+        // The spec writes enum values in snake_case (blue_green), as the API does.
+        if (Enum.TryParse<T>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var value) && !int.TryParse(text, out _))
         {
             return value;
         }
 
-        fields.Error(map.PathOf(key), map[key], $"must be one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{text}'");
+        var names = Enum.GetNames<T>().Select(n => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(n));
+        fields.Error(map.PathOf(key), map[key], $"must be one of {string.Join(", ", names)}, got '{text}'");
         return fallback;
     }
 

@@ -199,12 +199,12 @@ internal static partial class CliCommands
     private static Command Rollout()
     {
         var service = new Argument<string>("service") { Description = "The service whose deployment to follow." };
-        var id = new Option<int?>("--deployment") { Description = "The deployment to follow (default: the latest)." };
+        var id = new Option<int?>("--deployment") { Description = "The deployment to follow (default: the latest one a person began; an automatic rollback is reported as the fate of the deployment it undid)." };
         var status = new Command("status", "Follow a deployment live until it ends; exit 0 only if it completes.") { service, id };
         status.SetAction((parse, cancellation) => WithClient(parse, async client =>
         {
             var name = Uri.EscapeDataString(parse.GetRequiredValue(service));
-            var deployment = parse.GetValue(id) ?? (await client.GetAsync($"api/v1/services/{name}/deployments", DeploymentJson.Default.ListDeploymentDto)).FirstOrDefault()?.Id
+            var deployment = parse.GetValue(id) ?? LatestByAPerson(await client.GetAsync($"api/v1/services/{name}/deployments", DeploymentJson.Default.ListDeploymentDto))
                 ?? throw new CliException($"{parse.GetRequiredValue(service)} has no deployments");
             var last = "";
             while (true)
@@ -233,6 +233,13 @@ internal static partial class CliCommands
         }));
         return new Command("rollout", "Follow deployments.") { status };
     }
+
+    /// <summary>
+    /// The deployment a person is waiting on: the newest, unless it is a rollback Flotilla began itself, which answers for
+    /// the deployment it undid — so that <c>deploy</c> then <c>rollout status</c> says ROLLED_BACK, not COMPLETED.
+    /// </summary>
+    private static int? LatestByAPerson(List<DeploymentDto> newestFirst) =>
+        newestFirst.FirstOrDefault() is { Automatic: true, RollbackOf: { } undone } ? undone : newestFirst.FirstOrDefault()?.Id;
 
     /// <summary>
     /// One line per change of a deployment's progress: a bar of the new revision's healthy tasks out of desired, and the

@@ -153,6 +153,18 @@ public sealed class DeploymentDeciderTests
     }
 
     [Fact]
+    public void FirstDeployment_SlowStarters_AreNotStoppedForMissingTheirDeadline()
+    {
+        var world = new DeploymentWorld(DeploymentWorld.ServiceWith(2), firstDeploymentDone: false);
+        world.Behave(1, DeploymentWorld.Behaviour.NeverHealthy);
+
+        world.RunUntil(_ => false, 120);
+
+        Assert.Equal(DeploymentStatus.InProgress, world.Latest.Status);
+        Assert.Equal(["shop-1", "shop-2"], world.Live.Select(t => t.Id));
+    }
+
+    [Fact]
     public void FirstDeployment_CompletesWhenTheDesiredTasksAreHealthy()
     {
         var world = new DeploymentWorld(DeploymentWorld.ServiceWith(3), firstDeploymentDone: false);

@@ -43,21 +43,24 @@ internal sealed class TargetGroups : ITargetDrainer, IDisposable
 
     private void Update(FleetState state)
     {
-        var groups = _byService;
+        var current = _byService;
+        var groups = current;
         if (groups.Count != state.Services.Count || state.Services.Values.Any(s => !groups.TryGetValue(s.Name, out var g) || !ReferenceEquals(g.Service, s.Spec)))
         {
             groups = state.Services.Values.ToFrozenDictionary(
                 s => s.Name,
-                s => groups.TryGetValue(s.Name, out var old) && ReferenceEquals(old.Service, s.Spec)
+                s => current.TryGetValue(s.Name, out var old) && ReferenceEquals(old.Service, s.Spec)
                     ? old
                     : new TargetGroup(s.Spec, _time, Random.Shared, _events, _metrics.RecordEjection, old?.All),
                 StringComparer.Ordinal);
-            _byService = groups;
         }
 
         foreach (var (service, group) in groups)
         {
             group.Update(state.TasksOf(service), state.Services[service].Traffic);
         }
+
+        // Published only once every new group has its targets: requests must never see a group not yet filled.
+        _byService = groups;
     }
 }
