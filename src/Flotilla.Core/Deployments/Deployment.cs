@@ -37,8 +37,14 @@ public sealed record DeploymentRecord
 
     public required int ToRevision { get; init; }
 
-    /// <summary>The revision that was stable (last completed) when this one began; null for a service's first deployment.</summary>
+    /// <summary>The revision the service was running or moving to when this one began; null for a service's first deployment.</summary>
     public int? FromRevision { get; init; }
+
+    /// <summary>
+    /// The revision whose deployment last completed when this one began: what a canary is judged against, what keeps
+    /// serving beside it, and where a failure rolls back to. Null until a deployment of the service has completed.
+    /// </summary>
+    public int? StableRevision { get; init; }
 
     public required DeploymentStrategy Strategy { get; init; }
 

@@ -29,7 +29,7 @@ public static class DeploymentDecider
 {
     /// <summary>When a canary step is due to be judged: its revisions and its window; null when nothing is due.</summary>
     public static (int Canary, int Stable, TimeSpan Window)? AnalysisDue(ServiceState service, DateTimeOffset now) =>
-        service.ActiveDeployment is { Strategy: DeploymentStrategy.Canary, StepStartedAt: { } started, FromRevision: { } stable } deployment
+        service.ActiveDeployment is { Strategy: DeploymentStrategy.Canary, StepStartedAt: { } started, StableRevision: { } stable } deployment
         && service.Spec.Deployment.Steps[deployment.Step] < 100
         && now >= started + service.Spec.Deployment.StepDuration
             ? (deployment.ToRevision, stable, service.Spec.Deployment.StepDuration)
@@ -117,7 +117,7 @@ public static class DeploymentDecider
 
             // Only where there is a revision to fall back to: at a service's very first start, stopping a slow starter
             // would only make it start slowly again.
-            if (_deployment.FromRevision is null)
+            if (_deployment.StableRevision is null)
             {
                 return;
             }
@@ -197,7 +197,7 @@ public static class DeploymentDecider
         private void Canary(CanaryFigures? figures)
         {
             var percent = _settings.Steps[_deployment.Step];
-            if (percent == 100 || _deployment.FromRevision is not { } stable)
+            if (percent == 100 || _deployment.StableRevision is not { } stable)
             {
                 Promote();
                 return;
@@ -392,7 +392,7 @@ public static class DeploymentDecider
 
         private SchedulerDecision Fail(string why)
         {
-            var stable = _deployment.FromRevision;
+            var stable = _deployment.StableRevision;
             var rollback = _settings.Rollback && stable is not null && stable != Target;
             var next = rollback ? $"rolling back to revision {stable}"
                 : !_settings.Rollback ? "rollback is off"

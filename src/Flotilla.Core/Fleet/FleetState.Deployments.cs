@@ -107,7 +107,8 @@ public sealed partial record FleetState
         {
             Id = id,
             ToRevision = toRevision,
-            FromRevision = stable,
+            FromRevision = svc.Revision,
+            StableRevision = stable,
             Strategy = strategy,
             StartedAt = now,
             Cause = cause,
@@ -192,6 +193,6 @@ public sealed partial record FleetState
 
     /// <summary>The revision before the current one that last completed a deployment.</summary>
     private static int? PreviousRevision(ServiceState svc) =>
-        svc.ActiveDeployment is { FromRevision: { } stable } ? stable
+        svc.ActiveDeployment is { StableRevision: { } stable } ? stable
         : svc.Deployments.Reverse().FirstOrDefault(d => d.Status == DeploymentStatus.Completed && d.ToRevision != svc.Revision)?.ToRevision;
 }

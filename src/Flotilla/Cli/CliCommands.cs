@@ -36,6 +36,8 @@ internal static partial class CliCommands
             Events(),
             Scale(),
             Stop(),
+            Targets(),
+            Weight(),
             Apply(),
             Deploy(),
             Rollback(),
@@ -202,6 +204,55 @@ internal static partial class CliCommands
 
             var result = await client.PostAsync(path, null, FlotillaJson.Default.TaskDto);
             Output.Line($"task {result.Id}: {result.State} ({result.StoppedReason})");
+        }));
+        return command;
+    }
+
+    private static Command Targets()
+    {
+        var service = new Argument<string>("service") { Description = "The service." };
+        var command = new Command("targets", "Show what the load balancer makes of a service's tasks: eligible, ready, ejected, draining, in flight, weight, latency.") { service, JsonOption };
+        command.SetAction((parse, _) => WithClient(parse, async client =>
+        {
+            var path = $"api/v1/services/{Uri.EscapeDataString(parse.GetRequiredValue(service))}/targets";
+            if (parse.GetValue(JsonOption))
+            {
+                Output.Line(await client.GetRawAsync(path));
+                return;
+            }
+
+            var targets = await client.GetAsync(path, FlotillaJson.Default.TargetsDto);
+            Output.Line($"service {targets.Service}: {targets.Algorithm}{(targets.Panic ? ", PANIC MODE (routing to every known task)" : "")}");
+            Output.Table(
+                ["TASK", "PORT", "ELIGIBLE", "READY", "EJECTED", "DRAINING", "IN FLIGHT", "WEIGHT", "LATENCY"],
+                targets.Targets.Select(t => (IReadOnlyList<string>)
+                [
+                    t.Task, Output.Number(t.Port), t.Eligible ? "yes" : "no", t.Ready ? "yes" : "no",
+                    t.EjectedForSeconds is { } s ? $"{s:0}s left ({t.TimesEjected}x)" : "-", t.Draining ? "yes" : "-",
+                    Output.Number(t.InFlight), t.EffectiveWeight == t.Weight ? Output.Number(t.Weight) : $"{t.EffectiveWeight:0.##}/{t.Weight}",
+                    t.LatencyEwmaMs is { } ms ? $"{ms:0.#}ms" : "-",
+                ]));
+        }));
+        return command;
+    }
+
+    private static Command Weight()
+    {
+        var task = new Argument<string>("task") { Description = "The task id, e.g. shop-2." };
+        var weight = new Argument<int>("weight") { Description = "Its relative share under weighted algorithms, 1 to 256." };
+        var command = new Command("weight", "Set a task's weight for weighted_round_robin (and the weighted least-requests family).") { task, weight, JsonOption };
+        command.SetAction((parse, _) => WithClient(parse, async client =>
+        {
+            var path = $"api/v1/tasks/{Uri.EscapeDataString(parse.GetRequiredValue(task))}/weight";
+            var body = $"{{\"weight\": {parse.GetRequiredValue(weight).ToString(CultureInfo.InvariantCulture)}}}";
+            if (parse.GetValue(JsonOption))
+            {
+                Output.Line(await client.PostRawAsync(path, body));
+                return;
+            }
+
+            var result = await client.PostAsync(path, body, FlotillaJson.Default.TaskDto);
+            Output.Line($"task {result.Id}: weight {result.Weight}");
         }));
         return command;
     }
