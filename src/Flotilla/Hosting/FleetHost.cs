@@ -18,6 +18,12 @@ namespace Flotilla.Hosting;
 /// <summary><c>flotilla up</c>: validate the spec, then run the admin API, the proxy and the scheduler until told to stop.</summary>
 internal static class FleetHost
 {
+    /// <summary>
+    /// Settings for Flotilla's own web hosts: no appsettings.json is read, so none is watched (a FileSystemWatcher per host
+    /// otherwise, on the state directory).
+    /// </summary>
+    public static readonly string[] HostArgs = ["--hostBuilder:reloadConfigOnChange=false"];
+
     public const int ExitOk = 0;
     public const int ExitFailure = 1;
     public const int ExitInvalidSpec = 2;
@@ -119,13 +125,17 @@ internal static class FleetHost
 
     private static WebApplication Build(SpecDocument spec, StateDirectory state, LogLevel logLevel)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla", ContentRootPath = state.Path });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla", ContentRootPath = state.Path, Args = HostArgs });
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+
+        // With this category enabled at any level, ASP.NET starts an Activity per request for its log scopes: the proxy
+        // starts its own (to continue the client's trace), and one per request is enough.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
