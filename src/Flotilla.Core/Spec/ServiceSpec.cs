@@ -75,6 +75,12 @@ public sealed record ServiceSpec
     /// healthy or not, rather than overload the few (Envoy's panic threshold). Default 50; 0 turns it off.
     /// </summary>
     public int PanicThreshold { get; init; } = 50;
+
+    /// <summary>What one task may use: the 100% marks of the cpu and memory scaling metrics. Default: none.</summary>
+    public ResourcesSpec Resources { get; init; } = new();
+
+    /// <summary>Autoscaling between a min and a max by policies; <see cref="Desired"/> is then the starting count. Default: none (the count is <see cref="Desired"/>).</summary>
+    public AutoscalingSpec? Autoscaling { get; init; }
 }
 
 /// <summary>Sticky sessions through a cookie that names the task.</summary>

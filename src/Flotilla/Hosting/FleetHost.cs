@@ -21,7 +21,7 @@ internal static class FleetHost
     public const int ExitFailure = 1;
     public const int ExitInvalidSpec = 2;
 
-    /// <summary>Reads and validates a spec file; errors are written to <paramref name="error"/> one per line.</summary>
+    /// <summary>Reads and validates a spec file; errors, then warnings, are written to <paramref name="error"/> one per line.</summary>
     public static SpecDocument? LoadSpec(string file, TextWriter error)
     {
         string yaml;
@@ -36,7 +36,7 @@ internal static class FleetHost
         }
 
         var result = SpecLoader.Load(yaml, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
-        foreach (var diagnostic in result.Errors)
+        foreach (var diagnostic in result.Errors.Concat(result.Warnings))
         {
             error.WriteLine(diagnostic);
         }
