@@ -7,7 +7,7 @@ using Flotilla.Hosting;
 namespace Flotilla.Cli;
 
 /// <summary>The <c>flotilla</c> command line. Every command but <c>up</c> and <c>validate</c> talks to a running instance's admin API.</summary>
-internal static class CliCommands
+internal static partial class CliCommands
 {
     private static readonly Option<string?> AdminOption = new("--admin")
     {
@@ -36,6 +36,7 @@ internal static class CliCommands
             Events(),
             Scale(),
             Stop(),
+            Autoscaling(),
         };
         return root;
     }

@@ -1,4 +1,5 @@
 using Flotilla.Api;
+using Flotilla.Autoscaling;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Spec;
@@ -184,12 +185,14 @@ internal static class FleetHost
                     .Select(t => new RunningTask(t.Service, t.Id, t.Pid!.Value, targets.InFlight(t.Service, t.Id))));
         });
 
+        builder.Services.AddFlotillaAutoscaler();
+
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName).AddPrometheusExporter());
 
         var app = builder.Build();
         app.Services.GetRequiredService<EventSinks>();
         app.Services.GetRequiredService<FlotillaMetrics>();
-        app.MapAdminApi().MapMetricsApi();
+        app.MapAdminApi().MapMetricsApi().MapAutoscalingApi();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
