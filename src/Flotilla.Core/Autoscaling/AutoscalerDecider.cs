@@ -114,7 +114,7 @@ public static class AutoscalerDecider
         else if (wishes.Where(w => w.Desired > current).MaxBy(w => w.Desired) is { Desired: { } wanted } scaleOut)
         {
             target = Math.Min(wanted, max);
-            reason = $"{scaleOut.Explanation} (policy {scaleOut.Policy}){(wanted > max ? $"; capped at max {max} (wanted {wanted})" : "")}";
+            reason = $"{scaleOut.Explanation} (policy {scaleOut.Policy}){(wanted <= max ? "" : current == max ? $"; at max {max} (wanted {wanted})" : $"; capped at max {max} (wanted {wanted})")}";
         }
         else
         {

@@ -34,7 +34,7 @@ public static class ScalingInputReader
             {
                 ScalingMetrics.Cpu => PerTask(Metric.Cpu, 1 / (spec.Resources.Cpu ?? 1)),
                 ScalingMetrics.Memory => PerTask(Metric.Rss, 100 / ((spec.Resources.MemoryMb ?? double.NaN) * BytesPerMiB)),
-                ScalingMetrics.ActiveRequests => PerTask(Metric.InFlight, 1),
+                ScalingMetrics.ActiveRequests => new MetricReading { Service = store.Average(spec.Name, Metric.InFlight, window) },
                 ScalingMetrics.RequestsPerTarget => new MetricReading { Service = store.Average(spec.Name, Metric.Requests, window) },
                 _ when metric.Kind == ScalingMetricKind.Latency => new MetricReading { Service = store.Percentile(spec.Name, metric.Quantile, window) * 1000 },
                 _ => new MetricReading { Service = store.Average(spec.Name, Metric.Custom(metric.Name), window) },
@@ -43,12 +43,20 @@ public static class ScalingInputReader
 
         return new ScalingInputs(now, service.Desired, inService.Count, metrics.ToImmutable(), deploymentInProgress);
 
-        // A task is warming up for `warmup` after it first became healthy: before that it was not in service at all.
-        MetricReading PerTask(Metric metric, double scale) => new()
+        // A task's own figure is a share of the load only while the same tasks share it: read it since the last task
+        // joined, or the seconds before a scale-out — when fewer tasks carried everything — would make the old tasks
+        // look busy for a whole window after it and ask for the same tasks again. A task is warming up for `warmup`
+        // after it first became healthy (before that it was not in service at all).
+        MetricReading PerTask(Metric metric, double scale)
         {
-            Tasks = inService
-                .Select(t => new TaskReading(t.Id, store.Average(spec.Name, metric, window, t.Id) * scale, now - t.HealthyAt!.Value < autoscaling.Warmup))
-                .ToImmutableArray(),
-        };
+            var joined = inService.Count == 0 ? now : inService.Max(t => t.HealthyAt!.Value);
+            var shared = TimeSpan.FromSeconds(Math.Clamp(Math.Floor((now - joined).TotalSeconds), 1, window.TotalSeconds));
+            return new MetricReading
+            {
+                Tasks = inService
+                    .Select(t => new TaskReading(t.Id, store.Average(spec.Name, metric, shared, t.Id) * scale, now - t.HealthyAt!.Value < autoscaling.Warmup))
+                    .ToImmutableArray(),
+            };
+        }
     }
 }

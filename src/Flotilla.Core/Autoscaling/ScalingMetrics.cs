@@ -6,10 +6,14 @@ namespace Flotilla.Core.Autoscaling;
 /// <summary>How a scaling metric is measured, which decides how a policy turns it into a count.</summary>
 public enum ScalingMetricKind
 {
-    /// <summary>Measured on each task (cpu, memory, requests in flight) and averaged over the tasks in service.</summary>
+    /// <summary>Measured on each task (cpu, memory) and averaged over the tasks in service, those warming up counted at the target.</summary>
     TaskGauge,
 
-    /// <summary>A total for the service (requests/s at the load balancer, a queue's backlog) to be shared by its tasks: desired = ceil(total / target).</summary>
+    /// <summary>
+    /// A total for the service, measured outside its tasks — requests/s and requests in flight at the load balancer, a
+    /// queue's backlog — to be shared by the tasks in service: desired = ceil(total / target). Being the demand itself
+    /// rather than what each task shows of it, it needs no warm-up, and it does not lag behind a scale-out.
+    /// </summary>
     ServiceTotal,
 
     /// <summary>A value for the service that is already per task (a custom metric without perTask): desired = ceil(tasks × value / target).</summary>
@@ -30,7 +34,7 @@ public sealed record ScalingMetric(string Name, ScalingMetricKind Kind, string U
     private string Per => Kind switch
     {
         ScalingMetricKind.TaskGauge => " per target",
-        ScalingMetricKind.ServiceTotal => Name == ScalingMetrics.RequestsPerTarget ? " per target" : " per task",
+        ScalingMetricKind.ServiceTotal => Name is ScalingMetrics.RequestsPerTarget or ScalingMetrics.ActiveRequests ? " per target" : " per task",
         _ => "",
     };
 
@@ -53,7 +57,7 @@ public static class ScalingMetrics
     /// <summary>Requests per second the load balancer answered for the service (503s included: they are demand), per task in service.</summary>
     public const string RequestsPerTarget = "requests_per_target";
 
-    /// <summary>Requests in flight per task in service.</summary>
+    /// <summary>Requests in flight at the load balancer for the service (its tasks' summed each second), per task in service.</summary>
     public const string ActiveRequests = "active_requests";
 
     /// <summary>95th percentile latency at the load balancer, in ms.</summary>
@@ -77,7 +81,7 @@ public static class ScalingMetrics
             Cpu => new ScalingMetric(name, ScalingMetricKind.TaskGauge, "%"),
             Memory => new ScalingMetric(name, ScalingMetricKind.TaskGauge, "%"),
             RequestsPerTarget => new ScalingMetric(name, ScalingMetricKind.ServiceTotal, "/s"),
-            ActiveRequests => new ScalingMetric(name, ScalingMetricKind.TaskGauge, ""),
+            ActiveRequests => new ScalingMetric(name, ScalingMetricKind.ServiceTotal, ""),
             P95Latency => new ScalingMetric(name, ScalingMetricKind.Latency, "ms", 0.95),
             P99Latency => new ScalingMetric(name, ScalingMetricKind.Latency, "ms", 0.99),
             _ => new ScalingMetric(name, perTask ? ScalingMetricKind.ServiceTotal : ScalingMetricKind.ServiceValue, ""),

@@ -46,8 +46,10 @@ public sealed record AutoscalingSpec
     public int MaxScaleInStep { get; init; } = 1;
 
     /// <summary>
-    /// How long after a task becomes healthy its own cpu, memory and in-flight figures are replaced by the policy's
-    /// target: a task that has just started is busy compiling and warming caches, not serving. Default 60s; 0s to 1h.
+    /// How long after a task becomes healthy its own cpu and memory figures are replaced by the policy's target: a task
+    /// that has just started is busy compiling and filling caches, and its figures say nothing of the load yet. Metrics
+    /// measured at the load balancer or a queue need none. Default 60s (the scale-out cooldown, which AWS uses as the
+    /// warm-up of ECS tasks); 0s to 1h.
     /// </summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(60);
 

@@ -43,7 +43,7 @@ internal static partial class CliCommands
             Output.Line("");
             Output.Line($"scale-out cooldown  {Left(a.ScaleOutCooldownLeft)} (of {a.ScaleOutCooldown}; step adjustments count from the count before the last scale-out meanwhile)");
             Output.Line($"scale-in cooldown   {Left(a.ScaleInCooldownLeft)} (of {a.ScaleInCooldown} after any change; at most {a.MaxScaleInStep} per scale-in)");
-            Output.Line($"warm-up             {a.Warmup} (a task's own cpu, memory and in-flight count at the target until then)");
+            Output.Line($"warm-up             {a.Warmup} (a new task's own cpu and memory count at the target until then)");
             Output.Line(a.NextScheduledAction is { } next
                 ? $"next scheduled      {next.Policy} at {next.Local}: {next.Sets}"
                 : "next scheduled      none");
