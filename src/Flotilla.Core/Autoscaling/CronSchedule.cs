@@ -38,7 +38,11 @@ public sealed class CronSchedule
         }
         catch (CronFormatException e)
         {
-            cronError = $"not a cron expression of five fields (minute hour day-of-month month day-of-week), such as \"45 7 * * 1-5\": {e.Message.TrimEnd('.')}";
+            const string Shape = "five fields (minute hour day-of-month month day-of-week), such as \"45 7 * * 1-5\"";
+            var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            cronError = fields == 5
+                ? $"not a valid cron expression: {e.Message.Replace("'\0'", "the end", StringComparison.Ordinal).TrimEnd('.')}"
+                : $"has {fields} field{(fields == 1 ? "" : "s")}; a cron expression has {Shape}";
         }
 
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out var zone))

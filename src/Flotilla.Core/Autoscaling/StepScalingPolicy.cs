@@ -30,7 +30,7 @@ internal sealed class StepScalingPolicy(string name, ScalingMetric metric, StepS
         if (above >= spec.Datapoints)
         {
             var breach = window.Last(v => v > spec.Upper)!.Value;
-            var over = Distance(breach, spec.Upper!.Value);
+            var over = Distance(breach, spec.Upper!.Value, spec.Upper.Value);
             var seen = $"{metric.Describe(breach)}{measured.Without} > upper {metric.Format(spec.Upper.Value)} in {above} {of}";
             if (Step(over) is not { } step)
             {
@@ -45,7 +45,7 @@ internal sealed class StepScalingPolicy(string name, ScalingMetric metric, StepS
         if (below >= spec.Datapoints && !missing)
         {
             var breach = window.Last(v => v < spec.Lower)!.Value;
-            var under = Distance(spec.Lower!.Value, breach);
+            var under = Distance(spec.Lower!.Value, breach, spec.Lower.Value);
             var seen = $"{metric.Describe(breach)} < lower {metric.Format(spec.Lower.Value)} in {below} {of}";
             return Step(under) is { } step
                 ? Wish(WishKind.Count, Math.Max(0, context.Desired - step.Change), $"{seen}: -{step.Change} ({Percent(under)} under)", value)
@@ -67,9 +67,9 @@ internal sealed class StepScalingPolicy(string name, ScalingMetric metric, StepS
         return Wish(WishKind.NoOpinion, null, $"{metric.Describe(value!.Value)}, {bounds} ({Math.Max(above, below)} {of} past a threshold, {spec.Datapoints} needed)", value);
     }
 
-    /// <summary>How far <paramref name="from"/> is past <paramref name="threshold"/>, in percent of the threshold; a zero threshold is infinitely far.</summary>
-    private static double Distance(double from, double threshold) =>
-        threshold == 0 ? double.PositiveInfinity : (from - threshold) / Math.Abs(threshold) * 100;
+    /// <summary>How far <paramref name="high"/> is above <paramref name="low"/>, in percent of <paramref name="threshold"/>; past a zero threshold is infinitely far.</summary>
+    private static double Distance(double high, double low, double threshold) =>
+        threshold == 0 ? double.PositiveInfinity : (high - low) / Math.Abs(threshold) * 100;
 
     private StepAdjustmentSpec? Step(double percentPast) => spec.Adjustments.LastOrDefault(a => percentPast >= a.OverPercent);
 

@@ -118,7 +118,9 @@ internal static partial class SpecValidator
             }
         }
 
-        if (metrics.Count > 0 && metrics.All(m => m.Metric.Kind == ScalingMetricKind.Latency))
+        // Checks of the policies together would only guess at a policy whose metric is already reported as unknown.
+        var dynamicPolicies = scaling.Policies.Count(p => p.TargetTracking is not null || p.Step is not null);
+        if (metrics.Count > 0 && metrics.Count == dynamicPolicies && metrics.All(m => m.Metric.Kind == ScalingMetricKind.Latency))
         {
             errors.Add(($"{path}.policies", "latency is a secondary signal: it adds tasks and holds off scale-in but never removes tasks, and it rises for reasons more tasks do not fix; add a policy on a load metric (cpu, requests_per_target, active_requests…)"));
         }
