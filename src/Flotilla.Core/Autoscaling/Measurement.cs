@@ -5,7 +5,8 @@ namespace Flotilla.Core.Autoscaling;
 /// <param name="Total">For totals and per-task gauges, the sum the value was made from; null when unknown.</param>
 /// <param name="Tasks">How many tasks the value is per.</param>
 /// <param name="Unmeasured">Tasks in service, past their warm-up, with no figure: the value leaves them out.</param>
-internal readonly record struct Measurement(double? Value, double? Total, int Tasks, IReadOnlyList<string> Unmeasured)
+/// <param name="Warming">Tasks warming up, counted at the target instead of their own figure.</param>
+internal readonly record struct Measurement(double? Value, double? Total, int Tasks, IReadOnlyList<string> Unmeasured, int Warming = 0)
 {
     /// <summary>
     /// Reads <paramref name="metric"/> from the inputs. A per-task gauge is averaged over the tasks in service, with the
@@ -25,7 +26,7 @@ internal readonly record struct Measurement(double? Value, double? Total, int Ta
                 var unmeasured = reading.Tasks.Where(t => !t.WarmingUp && t.Value is null).Select(t => t.TaskId).ToList();
                 var count = measured.Count + warming;
                 var total = measured.Sum(t => t.Value!.Value) + (warming * (warmingValue ?? 0));
-                return count == 0 ? new Measurement(null, null, 0, unmeasured) : new Measurement(total / count, total, count, unmeasured);
+                return count == 0 ? new Measurement(null, null, 0, unmeasured) : new Measurement(total / count, total, count, unmeasured, warming);
             case ScalingMetricKind.ServiceTotal:
                 return reading.Service is { } sum
                     ? new Measurement(inputs.InService > 0 ? sum / inputs.InService : null, sum, inputs.InService, [])
@@ -35,8 +36,12 @@ internal readonly record struct Measurement(double? Value, double? Total, int Ta
         }
     }
 
-    /// <summary>Tasks in service left out for want of data, for explanations: <c>, without shop-3 (no data)</c>.</summary>
-    public string Without => Unmeasured.Count == 0 ? "" : $", without {string.Join(", ", Unmeasured)} (no data)";
+    /// <summary>
+    /// What the value stands on, for explanations: <c>, 2 warming up at the target</c>, <c>, without shop-3 (no data)</c>.
+    /// </summary>
+    public string Basis =>
+        (Warming == 0 ? "" : $", {Warming} warming up at the target")
+        + (Unmeasured.Count == 0 ? "" : $", without {string.Join(", ", Unmeasured)} (no data)");
 
     /// <summary>
     /// A count for a ratio, rounded up as HPA does; a hair of floating-point error must not add a task

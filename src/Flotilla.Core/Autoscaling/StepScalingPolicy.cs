@@ -31,7 +31,7 @@ internal sealed class StepScalingPolicy(string name, ScalingMetric metric, StepS
         {
             var breach = window.Last(v => v > spec.Upper)!.Value;
             var over = Distance(breach, spec.Upper!.Value, spec.Upper.Value);
-            var seen = $"{metric.Describe(breach)}{measured.Without} > upper {metric.Format(spec.Upper.Value)} in {above} {of}";
+            var seen = $"{metric.Describe(breach)}{measured.Basis} > upper {metric.Format(spec.Upper.Value)} in {above} {of}";
             if (Step(over) is not { } step)
             {
                 return Wish(missing ? WishKind.MetricMissing : WishKind.NoOpinion, null, $"{seen}, {Percent(over)} over: below the first step", value);
@@ -54,7 +54,7 @@ internal sealed class StepScalingPolicy(string name, ScalingMetric metric, StepS
 
         if (missing)
         {
-            return Wish(WishKind.MetricMissing, null, value is null ? $"no {metric.Name} data in the window" : $"{metric.Describe(value.Value)}{measured.Without}", value);
+            return Wish(WishKind.MetricMissing, null, value is null ? $"no {metric.Name} data in the window" : $"{metric.Describe(value.Value)}{measured.Basis}", value);
         }
 
         var bounds = (spec.Upper, spec.Lower) switch

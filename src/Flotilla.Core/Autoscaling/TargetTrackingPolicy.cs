@@ -40,7 +40,7 @@ internal sealed class TargetTrackingPolicy(string name, ScalingMetric metric, Ta
         }
 
         var ratio = value / target;
-        var described = metric.Describe(value) + measured.Without;
+        var described = metric.Describe(value) + measured.Basis;
         var missing = measured.Unmeasured.Count > 0 ? WishKind.MetricMissing : WishKind.Count;
         if (Math.Abs(ratio - 1) <= Tolerance)
         {

@@ -119,6 +119,7 @@ public sealed class AutoscalerTraceTests
 
         Assert.Equal(4, withWarmup.Desired);
         Assert.Equal([(2, 4)], withWarmup.Changes.Select(c => (c.From, c.To)));
+        Assert.Contains(withWarmup.Decisions, d => d.Decision.Reason.EndsWith(", 2 warming up at the target, within 10% of target 50% (policy cpu)", StringComparison.Ordinal));
         Assert.True(without.Desired > 4, $"without warm-up, the new tasks' start-up CPU should have added more; desired {without.Desired}");
     }
 
