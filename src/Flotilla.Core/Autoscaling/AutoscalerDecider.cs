@@ -72,7 +72,7 @@ public sealed record AutoscalerDecision(
 /// over-capacity only costs, and warm-up keeps tasks that are starting from being counted twice.</item>
 /// <item>Scale in only when every policy with an opinion asks for fewer, no metric is missing and no deployment is in
 /// progress; to the largest of their wishes, by at most <c>maxScaleInStep</c> tasks, once per <c>scaleInCooldown</c>
-/// after any change of the count, and never below min.</item>
+/// after any change of the count (and after the first evaluation), and never below min.</item>
 /// </list>
 /// </summary>
 public static class AutoscalerDecider
@@ -83,8 +83,12 @@ public static class AutoscalerDecider
         var current = inputs.Desired;
 
         // A count someone else changed since the last evaluation (flotilla scale) is a change like the autoscaler's own:
-        // scale-in waits its cooldown after it, so that a hand that just added tasks is not undone at once.
-        var lastChangeAt = state.LastDesired is { } seen && seen != current ? now : state.LastChangeAt;
+        // scale-in waits its cooldown after it, so that a hand that just added tasks is not undone at once. So is the
+        // first evaluation: the metric store starts empty and the tasks are starting, so the count from the spec (or
+        // from before a restart) stands for a cooldown before anything is removed.
+        var lastChangeAt = state.LastDesired is not { } seen ? now
+            : seen != current ? now
+            : state.LastChangeAt;
         var scaleOutLeft = Left(state.LastScaleOutAt, spec.ScaleOutCooldown, now);
         var scaleInLeft = Left(lastChangeAt, spec.ScaleInCooldown, now);
         var stepBase = scaleOutLeft > TimeSpan.Zero ? Math.Min(state.ScaleOutBase, current) : current;

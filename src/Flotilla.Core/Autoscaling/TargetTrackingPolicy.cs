@@ -28,8 +28,15 @@ internal sealed class TargetTrackingPolicy(string name, ScalingMetric metric, Ta
         if (metric.Kind == ScalingMetricKind.ServiceTotal && measured.Total is { } total && measured.Tasks == 0)
         {
             // No task to divide by: the total alone says how many are needed. This is how a queue worker leaves zero.
+            // The load balancer's own totals, though, read 0 when no task can serve (nothing is in flight to a task that
+            // is still starting): they may ask for more, never for fewer.
             var needed = Measurement.Ceiling(total / target);
-            return Wish(WishKind.Count, needed, $"{metric.Name} {metric.Format(total)} with no task in service, {targetText} per task", total);
+            var measuredOutside = !ScalingMetrics.BuiltIn.Contains(metric.Name);
+            return Wish(
+                measuredOutside ? WishKind.Count : WishKind.MetricMissing,
+                measuredOutside || needed > desired ? needed : null,
+                $"{metric.Name} {metric.Format(total)} with no task in service, {targetText} per task",
+                total);
         }
 
         if (measured.Value is not { } value)

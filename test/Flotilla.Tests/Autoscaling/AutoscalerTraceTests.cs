@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using Flotilla.Core.Autoscaling;
 using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
 
@@ -109,6 +111,33 @@ public sealed class AutoscalerTraceTests
         Assert.Equal([5, 4, 3], sim.Changes.Select(c => c.From));
         Assert.Equal("active_requests 0 per target < target 5 (policy concurrency); at most 1 per scale-in cooldown (30s)", sim.Changes.First().Reason);
         Assert.Equal("holding at 2: at min 2; active_requests 0 per target < target 5 (policy concurrency)", sim.Last.Reason);
+    }
+
+    [Fact]
+    public void Decide_AfterStart_WaitsAScaleInCooldownBeforeTheFirstScaleIn()
+    {
+        var spec = Policies.Concurrency();
+        var sim = new ScalingSimulation(spec, desired: 5);
+
+        sim.Run(TimeSpan.FromMinutes(6), _ => 0);
+
+        var first = sim.Changes.First();
+        Assert.True(first.At - sim.Decisions[0].At >= spec.ScaleInCooldown, $"first scale-in {first.At - sim.Decisions[0].At} after the first evaluation");
+    }
+
+    [Fact]
+    public void Decide_NoTaskInServiceYet_DoesNotReadAnIdleLoadBalancerAsNoDemand()
+    {
+        var spec = Policies.Concurrency();
+        var policies = ScalingPolicies.Create(spec);
+        var now = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+        var state = AutoscalerState.Initial with { LastEvaluatedAt = now.AddSeconds(-15), LastDesired = 3, LastChangeAt = now.AddHours(-1) };
+        var inputs = new ScalingInputs(now, 3, 0, ImmutableDictionary<string, MetricReading>.Empty.Add("active_requests", new MetricReading { Service = 0 }));
+
+        var decision = AutoscalerDecider.Decide(spec, policies, inputs, state);
+
+        Assert.Null(decision.NewDesired);
+        Assert.Equal("holding at 3: no scale-in while a metric is missing: active_requests 0 with no task in service, target 5 per task (policy concurrency)", decision.Reason);
     }
 
     [Fact]
