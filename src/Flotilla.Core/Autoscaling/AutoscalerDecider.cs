@@ -77,6 +77,11 @@ public sealed record AutoscalerDecision(
 /// </summary>
 public static class AutoscalerDecider
 {
+    /// <summary>One evaluation of one service.</summary>
+    /// <param name="spec">The service's autoscaling block.</param>
+    /// <param name="policies">Its policies, built from <paramref name="spec"/> by <see cref="ScalingPolicies.Create(AutoscalingSpec)"/>.</param>
+    /// <param name="inputs">The figures of this evaluation.</param>
+    /// <param name="state">What the previous evaluation left; <see cref="AutoscalerState.Initial"/> at the first.</param>
     public static AutoscalerDecision Decide(AutoscalingSpec spec, ImmutableArray<IScalingPolicy> policies, ScalingInputs inputs, AutoscalerState state)
     {
         var now = inputs.Now;

@@ -15,6 +15,7 @@ public static class ScalingInputReader
 {
     private const double BytesPerMiB = 1024 * 1024;
 
+    /// <summary>The figures of one evaluation of <paramref name="service"/>.</summary>
     /// <param name="store">The metric store.</param>
     /// <param name="fleet">The fleet as last published.</param>
     /// <param name="service">The service, with an autoscaling block.</param>

@@ -17,9 +17,6 @@ internal sealed class ScheduledScalingPolicy(string name, CronSchedule schedule,
 
     public ScalingMetric? Metric => null;
 
-    /// <summary>The schedule, for people: <c>45 7 * * 1-5 Europe/Paris</c>.</summary>
-    public string Describe() => $"{schedule.Text} {schedule.Zone.Id}";
-
     /// <summary>What the action sets: <c>min 4, max 20, desired 6</c>.</summary>
     public string Sets => string.Join(", ", new[] { ("min", spec.Min), ("max", spec.Max), ("desired", spec.Desired) }
         .Where(x => x.Item2 is not null)
