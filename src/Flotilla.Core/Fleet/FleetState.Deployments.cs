@@ -163,14 +163,16 @@ public sealed partial record FleetState
                     break;
                 case ServicePlanAction.Update:
                     var svc = state.Services[change.Name];
-                    if (spec!.Desired != svc.Desired)
+                    var updated = spec!;
+                    var desired = AppliedDesired(svc, updated);
+                    if (desired != svc.Desired)
                     {
-                        state = state.SetDesired(change.Name, spec.Desired, now, events, out _);
+                        state = state.SetDesired(change.Name, desired, now, events, out _, updated.Autoscaling is { } scaling ? $"applied: within autoscaling min {scaling.Min} and max {scaling.Max}" : null);
                     }
 
                     state = change.TaskDefinitionChanges.IsEmpty
-                        ? state.WithService(state.Services[change.Name] with { Spec = spec })
-                        : state.Deploy(change.Name, spec, "apply", now, events, out _);
+                        ? state.WithService(state.Services[change.Name] with { Spec = updated })
+                        : state.Deploy(change.Name, updated, "apply", now, events, out _);
                     break;
             }
         }
@@ -178,6 +180,14 @@ public sealed partial record FleetState
         events.Add(new FleetEvent(now, EventReasons.Applied, $"applied {file}: {plan.Summary}"));
         return state;
     }
+
+    /// <summary>
+    /// The count an applied spec sets: its <c>desired</c>, unless the service is autoscaled, when the autoscaler's count
+    /// stands, brought within the new min and max — a re-applied file must not undo a scale-out (Kubernetes leaves
+    /// <c>replicas</c> out of a manifest under an HPA for the same reason).
+    /// </summary>
+    private static int AppliedDesired(ServiceState svc, ServiceSpec spec) =>
+        spec.Autoscaling is { } scaling ? Math.Clamp(svc.Desired, scaling.Min, scaling.Max) : spec.Desired;
 
     /// <summary>Forgets a removed service once its last task has stopped.</summary>
     private FleetState WithoutService(string service, DateTimeOffset now, ICollection<FleetEvent> events)

@@ -250,8 +250,11 @@ public sealed partial record FleetState
         return error is null ? StopRequested(id, StopReasons.User, now, events) : this;
     }
 
-    /// <summary>Sets a service's desired count, or says why it cannot.</summary>
-    public FleetState SetDesired(string service, int desired, DateTimeOffset now, ICollection<FleetEvent> events, out string? error)
+    /// <summary>
+    /// Sets a service's desired count, or says why it cannot. With a <paramref name="reason"/> (the autoscaler's, with its
+    /// figures) the event says <c>scaled shop 3 → 6: REASON</c>.
+    /// </summary>
+    public FleetState SetDesired(string service, int desired, DateTimeOffset now, ICollection<FleetEvent> events, out string? error, string? reason = null)
     {
         error = null;
         if (!Services.TryGetValue(service, out var svc))
@@ -271,7 +274,8 @@ public sealed partial record FleetState
             return this;
         }
 
-        events.Add(new FleetEvent(now, EventReasons.Scaled, $"service {service} desired count changed {svc.Desired} → {desired}", service));
+        var message = reason is null ? $"service {service} desired count changed {svc.Desired} → {desired}" : $"scaled {service} {svc.Desired} → {desired}: {reason}";
+        events.Add(new FleetEvent(now, EventReasons.Scaled, message, service));
         return this with { Services = Services.SetItem(service, svc with { Desired = desired, Steady = false }) };
     }
 

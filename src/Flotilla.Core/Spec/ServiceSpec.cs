@@ -78,6 +78,12 @@ public sealed record ServiceSpec
 
     /// <summary>How a change of task definition is rolled out. Default: a rolling update with ECS's bounds and circuit breaker.</summary>
     public DeploymentSpec Deployment { get; init; } = new();
+
+    /// <summary>What one task may use: the 100% marks of the cpu and memory scaling metrics. Default: none.</summary>
+    public ResourcesSpec Resources { get; init; } = new();
+
+    /// <summary>Autoscaling between a min and a max by policies; <see cref="Desired"/> is then the starting count. Default: none (the count is <see cref="Desired"/>).</summary>
+    public AutoscalingSpec? Autoscaling { get; init; }
 }
 
 /// <summary>Sticky sessions through a cookie that names the task.</summary>

@@ -27,6 +27,9 @@ public sealed record SpecDocument(FlotillaSpec Spec, string File, string BaseDir
 public sealed record SpecLoadResult(SpecDocument? Document, ImmutableArray<SpecDiagnostic> Errors)
 {
     public bool IsValid => Document is not null && Errors.IsEmpty;
+
+    /// <summary>What is legal but probably unwise, each message starting with <c>warning:</c>; the spec runs regardless.</summary>
+    public ImmutableArray<SpecDiagnostic> Warnings { get; init; } = [];
 }
 
 /// <summary>Turns spec YAML into an immutable <see cref="FlotillaSpec"/>, or into the full list of what is wrong with it.</summary>
@@ -65,9 +68,10 @@ public static partial class SpecLoader
             .Where(e => !failedPaths.Any(f => e.Path == f || (e.Path.StartsWith(f, StringComparison.Ordinal) && e.Path.Length > f.Length && e.Path[f.Length] is '.' or '[')))
             .Select(e => new SpecDiagnostic(file, lines.LineOf(e.Path), e.Path, e.Message));
         var errors = readErrors.Concat(checkErrors).OrderBy(e => e.Line).ThenBy(e => e.Path, StringComparer.Ordinal).ToImmutableArray();
+        var warnings = SpecValidator.Warnings(spec).Select(w => new SpecDiagnostic(file, lines.LineOf(w.Path), w.Path, $"warning: {w.Message}")).ToImmutableArray();
         return errors.IsEmpty
-            ? new SpecLoadResult(new SpecDocument(spec, file, baseDirectory, lines), [])
-            : new SpecLoadResult(null, errors);
+            ? new SpecLoadResult(new SpecDocument(spec, file, baseDirectory, lines), []) { Warnings = warnings }
+            : new SpecLoadResult(null, errors) { Warnings = warnings };
     }
 
     /// <summary>The checks <see cref="Load"/> makes, for a spec built in code (a deploy's changed service): every error with its path.</summary>
@@ -281,18 +285,21 @@ public static partial class SpecLoader
             "stickiness",
             "outlierDetection",
             "panicThreshold",
-            "deployment");
+            "deployment",
+            "resources",
+            "autoscaling");
         if (map is null)
         {
             return service;
         }
 
+        var autoscaling = ReadAutoscaling(fields, map["autoscaling"], map.PathOf("autoscaling"));
         return service with
         {
             Command = map.StringList("command") ?? service.Command,
             Env = map.StringMap("env") ?? service.Env,
             WorkingDirectory = map.String("workingDirectory") ?? service.WorkingDirectory,
-            Desired = map.Int("desired") ?? service.Desired,
+            Desired = map.Int("desired") ?? autoscaling?.Min ?? service.Desired,
             LoadBalancing = ReadLoadBalancing(fields, map["loadBalancing"], map.PathOf("loadBalancing")),
             StopTimeout = map.Duration("stopTimeout") ?? service.StopTimeout,
             Health = ReadHealth(fields, map["health"], map.PathOf("health")) ?? service.Health,
@@ -304,6 +311,8 @@ public static partial class SpecLoader
             OutlierDetection = ReadOutlierDetection(fields, map["outlierDetection"], map.PathOf("outlierDetection")),
             PanicThreshold = map.Int("panicThreshold") ?? service.PanicThreshold,
             Deployment = ReadDeployment(fields, map["deployment"], map.PathOf("deployment")),
+            Resources = ReadResources(fields, map["resources"], map.PathOf("resources")),
+            Autoscaling = autoscaling,
         };
     }
 

@@ -350,6 +350,7 @@ internal static partial class SpecValidator
         CheckRange($"{path}.outlierDetection.baseEjection", outliers.BaseEjection, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);
         CheckRange($"{path}.outlierDetection.maxEjection", outliers.MaxEjection, outliers.BaseEjection, TimeSpan.FromHours(1), errors);
         CheckRange($"{path}.outlierDetection.maxEjectionPercent", outliers.MaxEjectionPercent, 0, 100, errors);
+        ValidateScaling(service, path, errors);
     }
 
     private static void ValidateCheck(HealthCheckSpec check, string path, List<(string, string)> errors)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Flotilla.Autoscaling;
 using Flotilla.Core;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
@@ -42,7 +43,7 @@ internal static class AdminApi
                 : NotFound($"unknown service '{name}'; services: {string.Join(", ", state.ServiceOrder)}");
         });
 
-        v1.MapPost("/services/{name}/scale", async (string name, HttpRequest request, FleetController controller, FleetView fleet, TimeProvider time) =>
+        v1.MapPost("/services/{name}/scale", async (string name, HttpRequest request, FleetController controller, FleetView fleet, AutoscalerLoop autoscaler, TimeProvider time) =>
         {
             if (!fleet.Current.Services.ContainsKey(name))
             {
@@ -53,6 +54,11 @@ internal static class AdminApi
             if (bodyError is not null)
             {
                 return BadRequest(bodyError);
+            }
+
+            if (autoscaler.RefuseManualScale(name, desired) is { } refused)
+            {
+                return Problems.Conflict(refused);
             }
 
             var error = await controller.ScaleAsync(name, desired).WaitAsync(CommandTimeout);

@@ -44,6 +44,7 @@ internal static partial class CliCommands
             Revisions(),
             Deployments(),
             Rollout(),
+            Autoscaling(),
         };
         return root;
     }

@@ -1,4 +1,5 @@
 using Flotilla.Api;
+using Flotilla.Autoscaling;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Spec;
@@ -28,7 +29,7 @@ internal static class FleetHost
     public const int ExitFailure = 1;
     public const int ExitInvalidSpec = 2;
 
-    /// <summary>Reads and validates a spec file; errors are written to <paramref name="error"/> one per line.</summary>
+    /// <summary>Reads and validates a spec file; errors, then warnings, are written to <paramref name="error"/> one per line.</summary>
     public static SpecDocument? LoadSpec(string file, TextWriter error)
     {
         string yaml;
@@ -43,7 +44,7 @@ internal static class FleetHost
         }
 
         var result = SpecLoader.Load(yaml, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
-        foreach (var diagnostic in result.Errors)
+        foreach (var diagnostic in result.Errors.Concat(result.Warnings))
         {
             error.WriteLine(diagnostic);
         }
@@ -196,12 +197,14 @@ internal static class FleetHost
                     .Select(t => new RunningTask(t.Service, t.Id, t.Pid!.Value, targets.InFlight(t.Service, t.Id))));
         });
 
+        builder.Services.AddFlotillaAutoscaler();
+
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName).AddPrometheusExporter());
 
         var app = builder.Build();
         app.Services.GetRequiredService<EventSinks>();
         app.Services.GetRequiredService<FlotillaMetrics>();
-        app.MapAdminApi().MapMetricsApi().MapDeploymentsApi();
+        app.MapAdminApi().MapMetricsApi().MapDeploymentsApi().MapAutoscalingApi();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -64,11 +64,11 @@ internal sealed partial class FleetController : BackgroundService
         _state = view.Current;
     }
 
-    /// <summary>Sets a service's desired count; the error, if any, is for the caller.</summary>
-    public Task<string?> ScaleAsync(string service, int desired) =>
+    /// <summary>Sets a service's desired count, with the autoscaler's <paramref name="reason"/> if it is the one asking; the error, if any, is for the caller.</summary>
+    public Task<string?> ScaleAsync(string service, int desired, string? reason = null) =>
         Ask<string?>((s, ev, reply) =>
         {
-            var next = s.SetDesired(service, desired, _time.GetUtcNow(), ev, out var error);
+            var next = s.SetDesired(service, desired, _time.GetUtcNow(), ev, out var error, reason);
             reply(error);
             return next;
         });

@@ -12,6 +12,8 @@ public sealed class SpecDocsTests
             typeof(FlotillaSpec), typeof(AdminSpec), typeof(AccessLogSpec), typeof(ListenerSpec), typeof(TlsSpec), typeof(CertificateSpec), typeof(RuleSpec),
             typeof(ServiceSpec), typeof(LoadBalancingSpec), typeof(HealthCheckSpec), typeof(StickinessSpec), typeof(OutlierDetectionSpec),
             typeof(DeploymentSpec), typeof(CanaryAnalysisSpec),
+            typeof(ResourcesSpec), typeof(AutoscalingSpec), typeof(ScalingPolicySpec), typeof(TargetTrackingSpec), typeof(StepScalingSpec),
+            typeof(StepAdjustmentSpec), typeof(ScheduledScalingSpec),
         ];
         var fields = records
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is not null))

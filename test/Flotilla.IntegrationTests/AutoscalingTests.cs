@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using Flotilla.Api;
+using Flotilla.IntegrationTests.Infrastructure;
+
+namespace Flotilla.IntegrationTests;
+
+/// <summary>
+/// The autoscaler with real tasks: a load this test generates through the load balancer, and a backlog it pushes
+/// through the metrics API. Cooldowns of seconds and an evaluation every second keep each test under a minute.
+/// </summary>
+public sealed class AutoscalingTests
+{
+    private static readonly TimeSpan ScaleTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact(Timeout = 180_000)]
+    public async Task Autoscaling_RequestsInFlightAboveTarget_ScalesOutToTheNeededCountThenBackInAfterTheLoadStops()
+    {
+        // 8 clients, each with one request of 300 ms in flight at all times, against a target of 2 per task: 4 tasks.
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
+            Specs.Web("shop"),
+            Specs.Shop("shop", 1, "least_requests", extra:
+            [
+                "autoscaling:",
+                "  min: 1",
+                "  max: 6",
+                "  scaleOutCooldown: 2s",
+                "  scaleInCooldown: 3s",
+                "  warmup: 2s",
+                "  evaluationInterval: 1s",
+                "  policies:",
+                "    - name: concurrency",
+                "      targetTracking: { metric: active_requests, target: 2 }",
+            ])));
+        await flotilla.WaitForHealthyAsync("shop", 1);
+
+        await using (var load = new ClosedLoopLoad(new Uri($"{flotilla.Listener()}/work?ms=300"), clients: 8))
+        {
+            await flotilla.WaitForHealthyAsync("shop", 4, ScaleTimeout);
+            var scaledOut = (await flotilla.EventsAsync()).Where(e => e.Message.StartsWith("scaled shop", StringComparison.Ordinal)).ToList();
+            Assert.Matches(@"^scaled shop 1 → \d: active_requests [\d.]+ per target > target 2 \(policy concurrency\)$", scaledOut[0].Message);
+            Assert.Equal(4, (await ServiceAsync(flotilla, "shop")).Desired);
+            Assert.True(load.Failures == 0, $"{load.Failures} requests failed under load ({load.Completed} completed)");
+        }
+
+        var tasks = await flotilla.WaitForHealthyAsync("shop", 1, ScaleTimeout);
+        var events = (await flotilla.EventsAsync()).Select(e => e.Message).ToList();
+        Assert.Contains("scaled shop 2 → 1: active_requests 0 per target < target 2 (policy concurrency); not below min 1", events);
+        Assert.Contains(events, e => e.StartsWith("scaled shop 4 → 3: active_requests 0 per target < target 2 (policy concurrency); at most 1 per scale-in cooldown (3s)", StringComparison.Ordinal));
+        Assert.Equal("shop-1", tasks.Single().Id);
+
+        var (code, output) = await flotilla.CliAsync("autoscaling", "shop");
+        Assert.True(code == 0, output);
+        Assert.Contains("service shop: desired 1 (1 running, 1 healthy), min 1, max 6", output);
+        Assert.Contains("concurrency", output);
+        Assert.Contains("last change", output);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Autoscaling_BacklogPushedThroughTheApi_DrivesAWorkerFromZeroToNAndBackToZero()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
+            "",
+            Specs.Shop("worker", 0, extra:
+            [
+                "autoscaling:",
+                "  min: 0",
+                "  max: 3",
+                "  scaleInCooldown: 2s",
+                "  evaluationInterval: 1s",
+                "  policies:",
+                "    - name: backlog",
+                "      targetTracking: { metric: queue_depth, target: 10, perTask: true }",
+            ])));
+
+        await using (new BacklogPusher(flotilla.Api, "worker", 25))
+        {
+            await flotilla.WaitForHealthyAsync("worker", 3, ScaleTimeout);
+        }
+
+        Assert.Contains(await flotilla.EventsAsync(), e => e.Message == "scaled worker 0 → 3: queue_depth 25 with no task in service, target 10 per task (policy backlog)");
+        var (refused, refusedOutput) = await flotilla.CliAsync("scale", "worker", "10");
+        Assert.Equal(1, refused);
+        Assert.Contains("service worker is autoscaled between min 0 and max 3; ask for a count in that range", refusedOutput);
+
+        await using (new BacklogPusher(flotilla.Api, "worker", 0))
+        {
+            await Eventually.Until(() => flotilla.TasksAsync("worker", "live"), live => live.Count == 0, ScaleTimeout, "no worker task left once the backlog is 0");
+        }
+
+        var scaled = (await flotilla.EventsAsync()).Where(e => e.Message.StartsWith("scaled worker", StringComparison.Ordinal)).Select(e => e.Message[..e.Message.IndexOf(':', StringComparison.Ordinal)]);
+        Assert.Equal(["scaled worker 0 → 3", "scaled worker 3 → 2", "scaled worker 2 → 1", "scaled worker 1 → 0"], scaled);
+        using var api = await flotilla.Api.GetAsync("services/worker/autoscaling", TestContext.Current.CancellationToken);
+        var status = await api.Content.ReadFromJsonAsync(AutoscalingJson.Default.AutoscalingDto, TestContext.Current.CancellationToken);
+        Assert.Equal((0, 0, 3), (status!.Desired, status.Min, status.Max));
+        Assert.Equal("backlog", status.Policies.Single().Name);
+        Assert.Equal((1, 0), (status.LastChange!.From, status.LastChange.To));
+
+        // A changed autoscaling block, applied to the running fleet, is what the autoscaler uses from then on.
+        var file = Path.Combine(flotilla.Directory, "flotilla.yaml");
+        var spec = await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(file, spec.Replace("  max: 3", "  max: 2", StringComparison.Ordinal), TestContext.Current.CancellationToken);
+        var (applyCode, applied) = await flotilla.CliAsync("apply", "flotilla.yaml");
+        Assert.True(applyCode == 0, applied);
+        await using (new BacklogPusher(flotilla.Api, "worker", 25))
+        {
+            await flotilla.WaitForHealthyAsync("worker", 2, ScaleTimeout);
+        }
+
+        Assert.Contains(await flotilla.EventsAsync(), e => e.Message.StartsWith("scaled worker 0 → 2: ", StringComparison.Ordinal));
+    }
+
+    private static async Task<ServiceDto> ServiceAsync(FlotillaInstance flotilla, string name) =>
+        await flotilla.Api.GetFromJsonAsync($"services/{name}", FlotillaJson.Default.ServiceDto, TestContext.Current.CancellationToken)
+        ?? throw new InvalidOperationException($"no service {name}");
+
+    /// <summary>
+    /// Closed-loop clients, each sending the next request as soon as the last one is answered, until disposed:
+    /// the number of requests in flight is then the number of clients, whatever the latency. Each stops after 2 minutes anyway.
+    /// </summary>
+    private sealed class ClosedLoopLoad : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+        private readonly Task[] _clients;
+        private int _completed;
+        private int _failures;
+
+        public ClosedLoopLoad(Uri uri, int clients)
+        {
+            _stop.CancelAfter(TimeSpan.FromMinutes(2));
+            _clients = Enumerable.Range(0, clients).Select(_ => Task.Run(() => RunAsync(uri))).ToArray();
+        }
+
+        public int Completed => Volatile.Read(ref _completed);
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_clients);
+            _http.Dispose();
+            _stop.Dispose();
+        }
+
+        private async Task RunAsync(Uri uri)
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var response = await _http.GetAsync(uri, _stop.Token);
+                    Interlocked.Increment(ref response.StatusCode == HttpStatusCode.OK ? ref _completed : ref _failures);
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref _failures);
+                }
+            }
+        }
+    }
+
+    /// <summary>Pushes a service's <c>queue_depth</c> through the API five times a second until disposed, as a worker's queue would.</summary>
+    private sealed class BacklogPusher : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        private readonly Task _pushing;
+
+        public BacklogPusher(HttpClient api, string service, double backlog)
+        {
+            _stop.CancelAfter(TimeSpan.FromMinutes(2));
+            _pushing = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    using var body = new StringContent($$"""{"value": {{backlog}}}""", Encoding.UTF8, "application/json");
+                    using var response = await api.PutAsync($"metrics/{service}/queue_depth", body, CancellationToken.None);
+                    response.EnsureSuccessStatusCode();
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(200), _stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _pushing;
+            _stop.Dispose();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using Flotilla.Core.Deployments;
+using Flotilla.Core.Events;
+using Flotilla.Core.Spec;
+using Flotilla.Tests.Autoscaling;
+using Flotilla.Tests.Scheduling;
+
+namespace Flotilla.Tests.Deployments;
+
+/// <summary><see cref="Core.Fleet.FleetState.Apply"/>: a new spec carried out as its plan says, all or nothing.</summary>
+public sealed class ApplyTests
+{
+    private readonly Fleets _fleet = new(Fleets.Service(desired: 3));
+
+    private ServiceSpec Shop => _fleet.State.Services["shop"].Spec;
+
+    [Fact]
+    public void Apply_DesiredChanged_SetsTheCountWithoutANewRevision()
+    {
+        Apply(Shop with { Desired = 5 });
+
+        Assert.Equal(5, _fleet.State.Services["shop"].Desired);
+        Assert.Equal(1, _fleet.State.Services["shop"].Revision);
+    }
+
+    [Fact]
+    public void Apply_AutoscaledService_KeepsTheAutoscalersCountInsteadOfTheFilesDesired()
+    {
+        Apply(Shop with { Autoscaling = Policies.Concurrency(min: 2, max: 10) });
+        _fleet.State = _fleet.State.SetDesired("shop", 8, _fleet.Now, _fleet.Events, out _, "autoscaler: scale out");
+
+        Apply(Shop with { Desired = 3, Autoscaling = Policies.Concurrency(min: 2, max: 12) });
+
+        Assert.Equal(8, _fleet.State.Services["shop"].Desired);
+        Assert.Equal(12, _fleet.State.Services["shop"].Spec.Autoscaling!.Max);
+    }
+
+    [Fact]
+    public void Apply_AutoscaledServiceWithALowerMax_BringsTheCountWithinIt()
+    {
+        Apply(Shop with { Autoscaling = Policies.Concurrency(min: 2, max: 10) });
+        _fleet.State = _fleet.State.SetDesired("shop", 8, _fleet.Now, _fleet.Events, out _, "autoscaler: scale out");
+
+        Apply(Shop with { Autoscaling = Policies.Concurrency(min: 2, max: 4) });
+
+        Assert.Equal(4, _fleet.State.Services["shop"].Desired);
+        Assert.Contains(_fleet.Events, e => e.Reason == EventReasons.Scaled && e.Message.Contains("within autoscaling min 2 and max 4", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Apply_RefusedChange_LeavesEverythingAsItWas()
+    {
+        var before = _fleet.State;
+        var next = before.Spec with
+        {
+            Services = [Shop with { Desired = 5 }],
+            Admin = before.Spec.Admin with { Listen = new ListenAddress("127.0.0.1", 1) },
+        };
+
+        var after = before.Apply(next, SpecPlan.Between(before, next), "flotilla.yaml", _fleet.Now, _fleet.Events, out var error);
+
+        Assert.StartsWith("cannot apply without a restart: admin.listen", error);
+        Assert.Same(before, after);
+    }
+
+    private void Apply(ServiceSpec shop)
+    {
+        var next = _fleet.State.Spec with { Services = [shop] };
+        _fleet.State = _fleet.State.Apply(next, SpecPlan.Between(_fleet.State, next), "flotilla.yaml", _fleet.Now, _fleet.Events, out var error);
+        Assert.Null(error);
+    }
+}
