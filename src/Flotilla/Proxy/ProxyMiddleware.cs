@@ -20,9 +20,6 @@ namespace Flotilla.Proxy;
 /// </summary>
 internal sealed class ProxyMiddleware
 {
-    private const string TraceParent = "traceparent";
-    private const string TraceState = "tracestate";
-
     private readonly RoutingTable _routes;
     private readonly TargetGroups _groups;
     private readonly IHttpForwarder _forwarder;
@@ -92,15 +89,7 @@ internal sealed class ProxyMiddleware
     private ProxyRequest Begin(HttpContext context, ListenerRuntime listener)
     {
         var headers = context.Request.Headers;
-        var activity = new Activity("Flotilla.Proxy");
-        if (headers.TryGetValue(TraceParent, out var parent) && ActivityContext.TryParse(parent, headers[TraceState], out var parentContext))
-        {
-            activity.SetParentId(parentContext.TraceId, parentContext.SpanId, parentContext.TraceFlags);
-            activity.TraceStateString = parentContext.TraceState;
-        }
-
-        activity.Start();
-
+        var trace = TraceContext.Continue(headers[TraceContext.ParentHeader], headers[TraceContext.StateHeader]);
         var peer = context.Connection.RemoteIpAddress ?? IPAddress.None;
         var trusted = !listener.Trusted.IsEmpty && listener.Trusted.Contains(peer);
         var incomingId = headers[ForwardingTransformer.RequestIdHeader].ToString();
@@ -109,8 +98,8 @@ internal sealed class ProxyMiddleware
             Listener = listener.Name,
             StartTimestamp = Stopwatch.GetTimestamp(),
             StartTime = _time.GetUtcNow(),
-            Activity = activity,
-            RequestId = listener.Spec.TrustRequestId && IsValidRequestId(incomingId) ? incomingId : activity.TraceId.ToHexString(),
+            Trace = trace,
+            RequestId = listener.Spec.TrustRequestId && IsValidRequestId(incomingId) ? incomingId : trace.TraceId.ToHexString(),
             Address = trusted ? listener.Trusted.ClientBehind(peer, headers["X-Forwarded-For"]) : peer,
             FromTrustedProxy = trusted,
             Scheme = listener.Scheme,
@@ -144,7 +133,6 @@ internal sealed class ProxyMiddleware
         }
 
         _accessLog.Write(request);
-        request.Activity?.Stop();
     }
 
     private Task ActAsync(HttpContext context, ProxyRequest request, CompiledAction action) => action switch

@@ -1,11 +1,12 @@
 namespace Flotilla.Proxy.Forwarding;
 
-/// <summary>Counts the bytes written through it, for the access log's bytesOut (most responses are chunked, so there is no Content-Length to read).</summary>
+/// <summary>
+/// Counts the bytes written through it, for the access log's bytesOut (most responses are chunked, so there is no
+/// Content-Length to read). One request writes through it at a time, and the count is read once the response is done.
+/// </summary>
 internal sealed class CountingStream(Stream inner) : Stream
 {
-    private long _written;
-
-    public long Written => Interlocked.Read(ref _written);
+    public long Written { get; private set; }
 
     public override bool CanRead => false;
 
@@ -34,13 +35,14 @@ internal sealed class CountingStream(Stream inner) : Stream
     public override void Write(byte[] buffer, int offset, int count)
     {
         inner.Write(buffer, offset, count);
-        Interlocked.Add(ref _written, count);
+        Written += count;
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        await inner.WriteAsync(buffer, cancellationToken);
-        Interlocked.Add(ref _written, buffer.Length);
+        // Counted when handed on (no async state machine per write): a write that then fails ends the response anyway.
+        Written += buffer.Length;
+        return inner.WriteAsync(buffer, cancellationToken);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -1,13 +1,11 @@
-using System.Diagnostics;
 using System.Net;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace Flotilla.Proxy.Forwarding;
 
 /// <summary>
 /// The one HTTP client the load balancer forwards with: pooled keep-alive connections to every task, no proxy, no
-/// redirects, no cookies, no decompression (the response goes back as the task sent it). Its propagator replaces any
-/// incoming trace headers with the current activity's, so each hop carries its own span.
+/// redirects, no cookies, no decompression (the response goes back as the task sent it), and no activity propagation:
+/// <see cref="ForwardingTransformer"/> writes the trace headers, which spares each request the diagnostics handler.
 /// </summary>
 internal sealed class ForwarderClient : IDisposable
 {
@@ -18,7 +16,7 @@ internal sealed class ForwarderClient : IDisposable
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         EnableMultipleHttp2Connections = true,
-        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        ActivityHeadersPropagator = null,
         ConnectTimeout = TimeSpan.FromSeconds(5),
     });
 

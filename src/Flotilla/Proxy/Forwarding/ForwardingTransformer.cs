@@ -5,8 +5,8 @@ namespace Flotilla.Proxy.Forwarding;
 
 /// <summary>
 /// What Flotilla adds to YARP's copy of a request and its response: the client's Host, X-Forwarded-For/-Proto/-Host
-/// (extended from a trusted proxy, replaced from anyone else) and X-Request-Id both ways. traceparent is written by the forwarding
-/// client's propagator from the request's activity.
+/// (extended from a trusted proxy, replaced from anyone else), X-Request-Id both ways, and the load balancer's span in
+/// <c>traceparent</c> (the client's <c>tracestate</c> kept).
 /// </summary>
 internal sealed class ForwardingTransformer : HttpTransformer
 {
@@ -29,6 +29,14 @@ internal sealed class ForwardingTransformer : HttpTransformer
         headers.Remove("X-Forwarded-Proto");
         headers.Remove("X-Forwarded-Host");
         headers.Remove(RequestIdHeader);
+        headers.Remove(TraceContext.ParentHeader);
+        headers.Remove(TraceContext.StateHeader);
+        headers.TryAddWithoutValidation(TraceContext.ParentHeader, request.Trace.ToTraceParent());
+        if (request.Trace.TraceState is { Length: > 0 } state)
+        {
+            headers.TryAddWithoutValidation(TraceContext.StateHeader, state);
+        }
+
         if (request.FromTrustedProxy)
         {
             var chain = incoming["X-Forwarded-For"].ToString();

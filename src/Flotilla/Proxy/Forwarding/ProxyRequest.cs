@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
@@ -26,7 +25,7 @@ internal sealed class ProxyRequest : IClientAddressFeature
 
     public required string Scheme { get; init; }
 
-    public Activity? Activity { get; init; }
+    public required TraceContext Trace { get; init; }
 
     public CompiledRule? Rule { get; set; }
 
