@@ -14,13 +14,16 @@ straight at one backend: the ceiling without a proxy. Prints each round's figure
 RPS, p50, p99 and proxy CPU time per request, total errors, and ratios to HAProxy.
 
 Options (each also settable by the environment variable in brackets):
-  -r, --rounds N          rounds of the four targets                              [ROUNDS, default 3]
+  -r, --rounds N          rounds of all targets                                   [ROUNDS, default 3]
   -d, --duration D        wrk duration of one measured run, e.g. 10s or 1m        [DURATION, default 10s]
   -c, --connections N     wrk connections                                         [CONNECTIONS, default 64]
   -t, --threads N         wrk threads                                             [THREADS, default 2]
   -p, --path PATH         request path                                            [BENCH_PATH, default /]
       --warmup-step S     seconds of one warm-up run against Flotilla             [WARMUP_STEP, default 5]
       --warmup-max S      give up waiting for a stable RPS after S seconds        [WARMUP_MAX, default 60]
+      --floor             also measure two bare .NET proxies (bench/ProxyFloor):  [FLOOR=1]
+                          net-http (Kestrel + HttpClient only) and net-tcp (bytes
+                          relayed per connection): the least .NET can cost here
       --no-csv            do not write bench/results/proxy-TIME.csv               [CSV=0]
       --keep              keep the temp dir (configs, logs, raw wrk output)       [KEEP=1]
   -h, --help              this help
@@ -44,6 +47,7 @@ bench_path="${BENCH_PATH:-/}"
 warmup_step="${WARMUP_STEP:-5}"
 warmup_max="${WARMUP_MAX:-60}"
 write_csv="${CSV:-1}"
+floor="${FLOOR:-0}"
 keep="${KEEP:-0}"
 
 die() { echo "proxy.sh: $*" >&2; exit 1; }
@@ -59,6 +63,7 @@ while (($#)); do
     --warmup-step) warmup_step="${2:?}"; shift 2 ;;
     --warmup-max) warmup_max="${2:?}"; shift 2 ;;
     --no-csv) write_csv=0; shift ;;
+    --floor) floor=1; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -114,7 +119,7 @@ wait_until() {
 tmp=""
 started=()        # PIDs this script started (flotilla, nginx master, haproxy), stopped in reverse order
 declare -A seen=() # every PID that belongs to us (descendants included), checked at exit
-flotilla_pid="" nginx_pid="" haproxy_pid=""
+flotilla_pid="" nginx_pid="" haproxy_pid="" net_http_pid="" net_tcp_pid=""
 wrk_pid="" wrk_line="" # the wrk running now, if any; its report line
 
 # Every PID of the tree rooted at $1: the process and its descendants.
@@ -316,8 +321,7 @@ defaults
 
 frontend bench
   bind 127.0.0.1:$port
-  # What YARP does by default: add X-Forwarded-*. (YARP sends the backend's address as Host; HAProxy keeps the
-  # client's, a few bytes of difference that the Shop ignores.)
+  # What Flotilla does: add X-Forwarded-*, keep the client's Host.
   option forwardfor
   http-request set-header X-Forwarded-Proto http
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
@@ -339,6 +343,20 @@ EOF
   started+=("$haproxy_pid")
   seen[$haproxy_pid]=1
   wait_until 10 "haproxy on port $port (see $dir/haproxy.log)" serves "$haproxy_addr" "$haproxy_pid"
+}
+
+# start_floor MODE: one bench/ProxyFloor process (http or tcp) in front of the two tasks; sets net_MODE_pid and _addr.
+start_floor() {
+  local mode=$1 port pid
+  port=$(free_port)
+  DOTNET_TC_CallCountingDelayMs=0 dotnet "$root/bench/ProxyFloor/bin/Release/net10.0/ProxyFloor.dll" "$mode" "$port" "$backend1,$backend2" \
+    >"$tmp/net-$mode.log" 2>&1 &
+  pid=$!
+  started+=("$pid")
+  seen[$pid]=1
+  printf -v "net_${mode}_pid" '%s' "$pid"
+  printf -v "net_${mode}_addr" '%s' "http://127.0.0.1:$port"
+  wait_until 10 "ProxyFloor $mode on port $port (see $tmp/net-$mode.log)" serves "http://127.0.0.1:$port" "$pid"
 }
 
 # Succeeds once URL answers 200; dies if PID (the server behind it) has exited.
@@ -376,6 +394,8 @@ proxy_pids() {
     flotilla) echo "$flotilla_pid" ;;
     nginx) process_tree "$nginx_pid" ;;
     haproxy) process_tree "$haproxy_pid" ;;
+    net-http) echo "$net_http_pid" ;;
+    net-tcp) echo "$net_tcp_pid" ;;
     direct) ;;
   esac
 }
@@ -469,6 +489,7 @@ measure() {
 # --- reporting ---------------------------------------------------------------------------------------------------
 
 targets=(flotilla haproxy nginx direct)
+((floor == 0)) || targets+=(net-http net-tcp)
 
 # median TARGET COLUMN: the median of COLUMN (1-based, in $csv) over the target's rounds; empty if none.
 median() {
@@ -509,6 +530,7 @@ print_summary() {
 install_missing
 log "building Flotilla and the Shop sample (Release) if needed"
 "$root/flotilla" --help >/dev/null
+((floor == 0)) || dotnet build "$root/bench/ProxyFloor" -c Release --nologo -v quiet >/dev/null
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-bench-proxy.XXXXXX")
 # nginx's workers run as 'nobody' when nginx is started by root: let them reach their temp dirs.
@@ -535,15 +557,28 @@ remember_tree "$nginx_pid"
 log "nginx PID $nginx_pid (workers: $(pgrep -P "$nginx_pid" | paste -sd' ')) on $nginx_addr"
 
 url_of=([flotilla]=$flotilla_addr [haproxy]=$haproxy_addr [nginx]=$nginx_addr [direct]="http://127.0.0.1:$backend1")
+if ((floor)); then
+  start_floor http
+  start_floor tcp
+  log "ProxyFloor net-http PID $net_http_pid on $net_http_addr, net-tcp PID $net_tcp_pid on $net_tcp_addr"
+  url_of+=([net-http]=$net_http_addr [net-tcp]=$net_tcp_addr)
+fi
 # Each proxy must spread requests over both backends, or it is not the comparison we mean to make.
-for t in flotilla haproxy nginx; do
+for t in "${targets[@]}"; do
+  [[ $t != direct ]] || continue
   n=$(distinct_tasks "${url_of[$t]}" 6)
   [[ $n == 2 ]] || die "$t answered from $n distinct task(s) in 6 requests, expected 2"
 done
 
 warm_up
-# One short unmeasured run on each other target: opens their connection pools and warms their caches.
-for t in haproxy nginx direct; do run_wrk "${url_of[$t]}" 2s "$tmp/wrk/prime-$t.txt"; done
+# One short unmeasured run on each other target: opens their connection pools and warms their caches. The bare .NET
+# proxies need their JIT warm-up too: two runs as long as Flotilla's warm-up steps.
+for t in "${targets[@]:1}"; do
+  case $t in
+    net-*) run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt"; run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt" ;;
+    *) run_wrk "${url_of[$t]}" 2s "$tmp/wrk/prime-$t.txt" ;;
+  esac
+done
 
 cat <<EOF
 
