@@ -30,6 +30,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private readonly Stream? _file;
     private readonly Stream? _stdout;
     private readonly Task _writer;
+    private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _dropped;
 
     public AccessLogWriter(AccessLogSpec spec, string path)
@@ -69,6 +70,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _closing.TrySetResult();
         await _writer;
         if (_file is not null)
         {
@@ -118,7 +120,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
             // Let a batch gather before writing it: under load the writer wakes once per window rather than once per
             // request (each wake-up is a thread-pool hand-off paid on the request path), and lines reach the file
             // within a window. Closing the writer skips the wait.
-            await Task.WhenAny(Task.Delay(BatchWindow), reader.Completion);
+            await Task.WhenAny(Task.Delay(BatchWindow), _closing.Task);
             while (reader.TryRead(out var request))
             {
                 Format(request, json);
