@@ -192,7 +192,13 @@ public sealed class SampleFleetTests(SampleFleet fleet) : IClassFixture<SampleFl
         Assert.True(code == 0, $"promtool check metrics failed ({code}):\n{promtool}\n{metrics}");
         Assert.Matches(@"flotilla_requests_total\{[^}]*code=""200"",listener=""web"",service=""shop""\} [1-9]", metrics);
         Assert.Matches(@"flotilla_requests_total\{[^}]*code=""500"",listener=""web"",service=""shop""\} 5", metrics);
-        Assert.Matches(@"flotilla_request_duration_seconds_bucket\{[^}]*service=""shop""[^}]*le=""\+Inf""\}", metrics);
+        Assert.Matches(@"flotilla_request_duration_seconds_bucket\{[^}]*listener=""web"",service=""shop""[^}]*le=""\+Inf""\} [1-9]", metrics);
+        Assert.Matches(@"flotilla_target_requests_total\{[^}]*code=""500"",service=""shop"",task=""shop-\d+""\} [1-5]", metrics);
+        Assert.Matches(@"flotilla_target_response_time_seconds_bucket\{[^}]*service=""shop"",task=""shop-\d+""[^}]*le=""\+Inf""\} [1-9]", metrics);
+        Assert.Matches(@"flotilla_target_in_flight\{[^}]*service=""shop"",task=""shop-\d+""\} 0", metrics);
+        Assert.Matches(@"flotilla_target_ejected\{[^}]*service=""shop""\} 0", metrics);
+        Assert.Matches(@"flotilla_panic\{[^}]*service=""shop""\} 0", metrics);
+        Assert.Matches(@"flotilla_access_log_dropped_total\{[^}]*\} 0", metrics);
         Assert.Matches(@"flotilla_targets\{[^}]*health=""healthy"",service=""shop""\} 3", metrics);
         Assert.Matches(@"flotilla_tasks\{[^}]*service=""shop"",state=""running""\} 3", metrics);
     }

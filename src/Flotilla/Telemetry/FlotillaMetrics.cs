@@ -31,6 +31,7 @@ internal sealed class FlotillaMetrics
     private readonly Counter<long> _requests;
     private readonly Counter<long> _targetRequests;
     private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _targetResponseTime;
     private readonly Counter<long> _ejections;
     private readonly FleetView _fleet;
     private TargetGroups? _targets;
@@ -51,7 +52,13 @@ internal sealed class FlotillaMetrics
         _duration = meter.CreateHistogram(
             "flotilla.request.duration",
             unit: "s",
-            description: "Time from a request's arrival at the load balancer to the end of its response, by service.",
+            description: "Time from a request's arrival at the load balancer to the end of its response, by listener and service.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _targetResponseTime = meter.CreateHistogram(
+            "flotilla.target.response_time",
+            unit: "s",
+            description: "Time from forwarding a request to a task to the end of the task's response (ALB's TargetResponseTime), by service and task.",
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _ejections = meter.CreateCounter<long>(
@@ -78,10 +85,15 @@ internal sealed class FlotillaMetrics
         if (request.Target is { } target)
         {
             _targetRequests.Add(1, new TagList { { "service", target.Service }, { "task", target.TaskId }, { "code", code } });
+            _targetResponseTime.Record(
+                (double)request.UpstreamTicks / Stopwatch.Frequency,
+                new KeyValuePair<string, object?>("service", target.Service),
+                new KeyValuePair<string, object?>("task", target.TaskId));
         }
 
         _duration.Record(
             Stopwatch.GetElapsedTime(request.StartTimestamp, request.EndTimestamp).TotalSeconds,
+            new KeyValuePair<string, object?>("listener", request.Listener),
             new KeyValuePair<string, object?>("service", request.Service));
     }
 
