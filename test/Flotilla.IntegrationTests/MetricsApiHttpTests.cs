@@ -31,7 +31,7 @@ public sealed class MetricsApiHttpTests
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFlotillaMetricStore(_ => new MetricsFleet(
             () => ["worker"],
-            () => [new RunningTask("worker", "worker-1", Environment.ProcessId, InFlight: 2)]));
+            () => [new RunningTask("worker", "worker-1", Environment.ProcessId, InFlight: new InFlightReading(Now: 2, BusyTicks: 0, Timestamp: 0))]));
         await using var app = builder.Build();
         app.MapGroup("/api/v1").MapMetricsApi();
         await app.StartAsync(TestContext.Current.CancellationToken);

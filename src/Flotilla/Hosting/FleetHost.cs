@@ -190,11 +190,12 @@ internal static class FleetHost
         {
             var fleet = sp.GetRequiredService<FleetView>();
             var targets = sp.GetRequiredService<TargetGroups>();
+            var time = sp.GetRequiredService<TimeProvider>();
             return new MetricsFleet(
                 Services: () => fleet.Current.ServiceOrder,
                 RunningTasks: () => fleet.Current.Tasks.Values
                     .Where(t => t.State is TaskState.Running or TaskState.Draining && t.Pid is not null)
-                    .Select(t => new RunningTask(t.Service, t.Id, t.Pid!.Value, targets.InFlight(t.Service, t.Id))));
+                    .Select(t => new RunningTask(t.Service, t.Id, t.Pid!.Value, targets.Find(t.Service, t.Id) is { } target ? InFlightReading.Of(target, time.GetTimestamp()) : null)));
         });
 
         builder.Services.AddFlotillaAutoscaler();

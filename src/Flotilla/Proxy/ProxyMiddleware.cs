@@ -179,8 +179,8 @@ internal sealed class ProxyMiddleware
             bodyLimit.MaxRequestBodySize = ListenerRuntime.Of(context).Spec.MaxBodySize;
         }
 
-        target.RequestStarted();
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
+        target.RequestStarted(started);
         try
         {
             var error = await _forwarder.SendAsync(context, target.Address, _client, destination.Config, ForwardingTransformer.Instance);
@@ -193,10 +193,10 @@ internal sealed class ProxyMiddleware
         }
         finally
         {
-            var ended = Stopwatch.GetTimestamp();
-            target.RequestEnded();
-            request.UpstreamTicks = ended - started;
-            target.ObserveLatency(Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds, _time.GetTimestamp());
+            var ended = _time.GetTimestamp();
+            target.RequestEnded(ended);
+            request.UpstreamTime = _time.GetElapsedTime(started, ended);
+            target.ObserveLatency(request.UpstreamTime.TotalMilliseconds, ended);
             group!.ReportOutcome(target, context.Response.StatusCode);
         }
     }

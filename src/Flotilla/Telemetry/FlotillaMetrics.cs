@@ -86,7 +86,7 @@ internal sealed class FlotillaMetrics
         {
             _targetRequests.Add(1, new TagList { { "service", target.Service }, { "task", target.TaskId }, { "code", code } });
             _targetResponseTime.Record(
-                (double)request.UpstreamTicks / Stopwatch.Frequency,
+                request.UpstreamTime.TotalSeconds,
                 new KeyValuePair<string, object?>("service", target.Service),
                 new KeyValuePair<string, object?>("task", target.TaskId));
         }

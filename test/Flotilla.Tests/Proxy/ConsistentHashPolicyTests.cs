@@ -156,7 +156,7 @@ public sealed class ConsistentHashPolicyTests
         for (var total = 1; total <= 1000; total++)
         {
             // Nine requests in ten carry the same key.
-            policy.Pick(Request(total % 10 == 0 ? Keys[total] : "hot"), targets, 0).RequestStarted();
+            policy.Pick(Request(total % 10 == 0 ? Keys[total] : "hot"), targets, 0).RequestStarted(0);
 
             var bound = Math.Ceiling(1.25 * total / 4);
             Assert.All(targets.Targets, t => Assert.True(t.InFlight <= bound, $"{t.TaskId} has {t.InFlight} in flight over the bound {bound} at {total}"));

@@ -48,7 +48,7 @@ public sealed class LeastResponseTimePolicyTests
 
         // Costs 30, 30 and 20 × (0 + 1) = 20; then, with one in flight, 20 × 2 = 40.
         var idle = Picks.Of(policy, targets, 3);
-        fresh.RequestStarted();
+        fresh.RequestStarted(time.GetTimestamp());
         var busy = Picks.Of(policy, targets, 4);
 
         Assert.All(idle, p => Assert.Equal("t2", p));

@@ -18,7 +18,7 @@ internal static class Picks
         Enumerable.Range(0, times).Select(_ =>
         {
             var target = policy.Pick(Context, targets, timestamp);
-            target.RequestStarted();
+            target.RequestStarted(timestamp);
             return target.TaskId;
         }).ToList();
 

@@ -221,12 +221,12 @@ public sealed class TargetGroupTests
         var b = fleet.StartHealthy();
         Sync(group, fleet);
         var target = group.All.Single(t => t.TaskId == a);
-        target.RequestStarted();
+        target.RequestStarted(target.AddedTimestamp);
 
         var drain = group.DrainAsync(a, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         var whileDraining = Eligible(group);
         var doneEarly = drain.IsCompleted;
-        target.RequestEnded();
+        target.RequestEnded(target.AddedTimestamp);
 
         Assert.Equal(0, await drain);
         Assert.False(doneEarly);
@@ -240,8 +240,8 @@ public sealed class TargetGroupTests
         var a = fleet.StartHealthy();
         Sync(group, fleet);
         var target = group.All.Single(t => t.TaskId == a);
-        target.RequestStarted();
-        target.RequestStarted();
+        target.RequestStarted(target.AddedTimestamp);
+        target.RequestStarted(target.AddedTimestamp);
 
         var drain = group.DrainAsync(a, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         fleet.Advance(TimeSpan.FromSeconds(30));

@@ -73,10 +73,29 @@ public sealed class TargetTests
     {
         var target = Targets.New("t0", Targets.Time());
 
-        target.RequestStarted();
-        target.RequestStarted();
-        target.RequestEnded();
+        target.RequestStarted(0);
+        target.RequestStarted(0);
+        target.RequestEnded(0);
 
         Assert.Equal(1, target.InFlight);
+    }
+
+    [Fact]
+    public void BusyTicks_IntegratesInFlightOverTime_AndIgnoresAStaleTimestamp()
+    {
+        var time = Targets.Time();
+        var target = Targets.New("t0", time);
+        var second = time.TimestampFrequency;
+        var start = time.GetTimestamp();
+
+        target.RequestStarted(start);
+        target.RequestStarted(start);
+        target.RequestEnded(start + second);          // 2 in flight for 1 s
+        target.RequestStarted(start + (second / 2));   // late: stamped before the last change, adds no time
+
+        Assert.Equal(2, target.InFlight);
+        Assert.Equal(2 * second, target.BusyTicks(start + second));
+        Assert.Equal((2 * second) + (2 * 3 * second), target.BusyTicks(start + (4 * second))); // then 2 for 3 s
+        Assert.Equal(8 * second, target.BusyTicks(start + (2 * second)));                      // reading the past changes nothing
     }
 }

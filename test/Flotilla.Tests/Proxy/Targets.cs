@@ -29,7 +29,7 @@ internal static class Targets
     {
         for (var k = 0; k < requests; k++)
         {
-            target.RequestStarted();
+            target.RequestStarted(target.AddedTimestamp);
         }
 
         return target;

@@ -100,7 +100,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         }
         else
         {
-            json.WriteNumber("upstreamMs", Math.Round(TimeSpan.FromTicks(r.UpstreamTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds, 3));
+            json.WriteNumber("upstreamMs", Math.Round(r.UpstreamTime.TotalMilliseconds, 3));
         }
 
         json.WriteNumber("bytesIn", r.BytesIn);

@@ -35,7 +35,8 @@ internal sealed class ProxyRequest : IClientAddressFeature
 
     public int StatusCode { get; set; }
 
-    public long UpstreamTicks { get; set; }
+    /// <summary>From forwarding to the task to the end of its response.</summary>
+    public TimeSpan UpstreamTime { get; set; }
 
     public long EndTimestamp { get; set; }
 

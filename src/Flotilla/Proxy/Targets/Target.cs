@@ -22,7 +22,10 @@ internal sealed class Target
     private readonly long _slowStartTicks;
     private readonly double _decayTicks;
     private readonly Lock _latencyLock = new();
+    private readonly Lock _inFlightLock = new();
     private int _inFlight;
+    private long _busyTicks;
+    private long _busyAccruedTo;
     private int _weight = DefaultWeight;
     private double _latencyEwmaMs = double.NaN;
     private long _latencyTimestamp;
@@ -116,13 +119,55 @@ internal sealed class Target
     /// <summary>The time of the last active check the group had seen when it ejected this target: a later pass brings it back.</summary>
     public DateTimeOffset? EjectedAfterCheck { get; set; }
 
-    public void RequestStarted() => Interlocked.Increment(ref _inFlight);
-
-    public void RequestEnded()
+    /// <summary>A request is forwarded to it at <paramref name="timestamp"/> (a <see cref="TimeProvider"/> timestamp).</summary>
+    public void RequestStarted(long timestamp)
     {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _idle) is { } idle)
+        lock (_inFlightLock)
+        {
+            AccrueBusyTime(timestamp);
+            _inFlight++;
+        }
+    }
+
+    /// <summary>A request forwarded to it is answered (or failed) at <paramref name="timestamp"/>.</summary>
+    public void RequestEnded(long timestamp)
+    {
+        int left;
+        lock (_inFlightLock)
+        {
+            AccrueBusyTime(timestamp);
+            left = --_inFlight;
+        }
+
+        if (left == 0 && Volatile.Read(ref _idle) is { } idle)
         {
             idle.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// The integral of <see cref="InFlight"/> over time up to <paramref name="timestamp"/>, in timestamp ticks: the
+    /// request-time it has served. Its growth between two readings divided by the time between them is the mean number
+    /// of requests in flight over that interval (Little's law) — exact, where a reading of <see cref="InFlight"/> at one
+    /// instant can fall into the gap between a client's response and its next request.
+    /// </summary>
+    public long BusyTicks(long timestamp)
+    {
+        lock (_inFlightLock)
+        {
+            AccrueBusyTime(timestamp);
+            return _busyTicks;
+        }
+    }
+
+    /// <summary>Adds the time since the last change at the current in-flight count. Callers hold <see cref="_inFlightLock"/>.</summary>
+    private void AccrueBusyTime(long timestamp)
+    {
+        // Timestamps from different threads can arrive slightly out of order: a late one adds nothing rather than a negative span.
+        if (timestamp > _busyAccruedTo)
+        {
+            _busyTicks += _inFlight * (timestamp - _busyAccruedTo);
+            _busyAccruedTo = timestamp;
         }
     }
 

@@ -35,9 +35,9 @@ internal sealed class TargetGroups : ITargetDrainer, IDisposable
     public Task<int> DrainAsync(string service, string taskId, TimeSpan deregistrationDelay, CancellationToken cancellationToken) =>
         ByService.TryGetValue(service, out var group) ? group.DrainAsync(taskId, deregistrationDelay, cancellationToken) : Task.FromResult(0);
 
-    /// <summary>Requests in flight to a task, or null when the load balancer has no target for it.</summary>
-    public int? InFlight(string service, string taskId) =>
-        ByService.TryGetValue(service, out var group) ? group.All.FirstOrDefault(t => t.TaskId == taskId)?.InFlight : null;
+    /// <summary>The load balancer's target for a task, or null when it has none.</summary>
+    public Target? Find(string service, string taskId) =>
+        ByService.TryGetValue(service, out var group) ? group.All.FirstOrDefault(t => t.TaskId == taskId) : null;
 
     public void Dispose() => _fleet.Changed -= Update;
 
