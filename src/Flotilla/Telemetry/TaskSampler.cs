@@ -26,10 +26,10 @@ internal readonly record struct InFlightReading(int Now, long BusyTicks, long Ti
 
 /// <summary>
 /// Samples each running task's gauges into the <see cref="MetricStore"/>: CPU % and RSS of its process, and its
-/// in-flight requests — the mean over the second since the last sample, not a reading at one instant, which would miss
-/// or catch bursts by chance. CPU % needs two readings, so a task's first second has none (its in-flight is then the
-/// number at the instant). A task that has left the running
-/// list is reported stopped, so the store can free its series in time.
+/// in-flight requests — their mean over the time since the last sample, not a reading at one instant, which would miss
+/// or catch bursts by chance (only the very first sample, with nothing before it, reads the instant). CPU % needs two
+/// readings, so a task's first second has none. A task that has left the running list is reported stopped, so the
+/// store can free its series in time.
 /// </summary>
 internal sealed class TaskSampler(
     MetricStore store,
