@@ -143,6 +143,13 @@ public sealed partial record FleetState
             var spec = next.FindService(change.Name);
             switch (change.Action)
             {
+                case ServicePlanAction.Add when state.Services.TryGetValue(change.Name, out var leaving):
+                    // Re-added while its tasks are still stopping: the same service lives on, so that its task numbers
+                    // and revisions go on from where they were (a new service would number its tasks from 1 again,
+                    // beside the old ones). The stopping tasks finish stopping; the scheduler starts new ones.
+                    events.Add(new FleetEvent(now, EventReasons.Applied, $"service {change.Name} added back while its old tasks stop", change.Name));
+                    state = state.WithService(leaving with { Removing = false }).Update(change.Name, spec!, TaskDefinition.Changes(leaving.Spec, spec!).Count > 0, now, events);
+                    break;
                 case ServicePlanAction.Add:
                     state = state with
                     {
@@ -162,23 +169,26 @@ public sealed partial record FleetState
                     events.Add(new FleetEvent(now, EventReasons.Applied, $"service {change.Name} removed: stopping its {state.TasksOf(change.Name).Count(t => t.IsLive)} tasks", change.Name));
                     break;
                 case ServicePlanAction.Update:
-                    var svc = state.Services[change.Name];
-                    var updated = spec!;
-                    var desired = AppliedDesired(svc, updated);
-                    if (desired != svc.Desired)
-                    {
-                        state = state.SetDesired(change.Name, desired, now, events, out _, updated.Autoscaling is { } scaling ? $"applied: within autoscaling min {scaling.Min} and max {scaling.Max}" : null);
-                    }
-
-                    state = change.TaskDefinitionChanges.IsEmpty
-                        ? state.WithService(state.Services[change.Name] with { Spec = updated })
-                        : state.Deploy(change.Name, updated, "apply", now, events, out _);
+                    state = state.Update(change.Name, spec!, !change.TaskDefinitionChanges.IsEmpty, now, events);
                     break;
             }
         }
 
         events.Add(new FleetEvent(now, EventReasons.Applied, $"applied {file}: {plan.Summary}"));
         return state;
+    }
+
+    /// <summary>An applied spec's service: its count set, then its spec taken at once or, for a new task definition, deployed.</summary>
+    private FleetState Update(string service, ServiceSpec spec, bool newTaskDefinition, DateTimeOffset now, ICollection<FleetEvent> events)
+    {
+        var svc = Services[service];
+        var desired = AppliedDesired(svc, spec);
+        var state = desired == svc.Desired
+            ? this
+            : SetDesired(service, desired, now, events, out _, spec.Autoscaling is { } scaling ? $"applied: within autoscaling min {scaling.Min} and max {scaling.Max}" : null);
+        return newTaskDefinition
+            ? state.Deploy(service, spec, "apply", now, events, out _)
+            : state.WithService(state.Services[service] with { Spec = spec });
     }
 
     /// <summary>

@@ -62,9 +62,36 @@ public sealed class ApplyTests
         Assert.Same(before, after);
     }
 
-    private void Apply(ServiceSpec shop)
+    [Fact]
+    public void Apply_ServiceReAddedWhileItsTasksAreStopping_LivesOnWithNewTasksAndTheNewDefinition()
     {
-        var next = _fleet.State.Spec with { Services = [shop] };
+        string[] old = [_fleet.StartHealthy(), _fleet.StartHealthy(), _fleet.StartHealthy()];
+        var shop = Shop;
+        Apply();
+        _fleet.Reconcile();
+        Assert.True(_fleet.State.Services["shop"].Removing);
+
+        Apply(shop with { Env = shop.Env.SetItem("COLOR", "blue") });
+        var (_, started) = _fleet.Reconcile();
+        foreach (var id in old)
+        {
+            _fleet.Exit(id, 0);
+        }
+
+        var service = _fleet.State.Services["shop"];
+        Assert.False(service.Removing);
+        Assert.Equal(3, service.Desired);
+        Assert.Equal(2, service.Revision);
+        Assert.Equal("blue", service.Spec.Env["COLOR"]);
+        Assert.Equal(3, started.Count);
+        Assert.Empty(started.Select(t => t.Id).Intersect(old));
+        Assert.Equal(["shop"], _fleet.State.ServiceOrder);
+        Assert.Equal(3, _fleet.Tasks().Count(t => t.IsLive));
+    }
+
+    private void Apply(params ServiceSpec[] services)
+    {
+        var next = _fleet.State.Spec with { Services = [.. services] };
         _fleet.State = _fleet.State.Apply(next, SpecPlan.Between(_fleet.State, next), "flotilla.yaml", _fleet.Now, _fleet.Events, out var error);
         Assert.Null(error);
     }
