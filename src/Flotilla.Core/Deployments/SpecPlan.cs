@@ -68,7 +68,7 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
             }
 
             var taskDefinition = TaskDefinition.Changes(running.Spec, spec);
-            var service = TaskDefinition.ServiceChanges(running.Spec, spec);
+            var service = TaskDefinition.ServiceChanges(running.Spec, spec).Select(change => Annotate(change, spec)).ToList();
             if (taskDefinition.Count > 0 || service.Count > 0)
             {
                 services.Add(new ServicePlan(spec.Name, ServicePlanAction.Update, [.. taskDefinition], [.. service]));
@@ -84,4 +84,10 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
     }
 
     private int Count(ServicePlanAction action) => Services.Count(s => s.Action == action);
+
+    /// <summary>Says what a plan line will not do: an autoscaled service's count stays the autoscaler's (within min and max).</summary>
+    private static string Annotate(string change, ServiceSpec spec) =>
+        spec.Autoscaling is { } scaling && change.StartsWith("desired:", StringComparison.Ordinal)
+            ? $"{change} (autoscaled: the count stays the autoscaler's, within min {scaling.Min} and max {scaling.Max})"
+            : change;
 }

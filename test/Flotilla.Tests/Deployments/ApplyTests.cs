@@ -35,6 +35,17 @@ public sealed class ApplyTests
     }
 
     [Fact]
+    public void Plan_DesiredOfAnAutoscaledService_SaysTheCountStaysTheAutoscalers()
+    {
+        Apply(Shop with { Autoscaling = Policies.Concurrency(min: 2, max: 10) });
+        var plain = Plan(Shop with { Desired = 4, Autoscaling = null });
+        var autoscaled = Plan(Shop with { Desired = 4 });
+
+        Assert.Contains("desired: 3 → 4", plain.ServiceChanges);
+        Assert.Contains("desired: 3 → 4 (autoscaled: the count stays the autoscaler's, within min 2 and max 10)", autoscaled.ServiceChanges);
+    }
+
+    [Fact]
     public void Apply_AutoscaledServiceWithALowerMax_BringsTheCountWithinIt()
     {
         Apply(Shop with { Autoscaling = Policies.Concurrency(min: 2, max: 10) });
@@ -88,6 +99,9 @@ public sealed class ApplyTests
         Assert.Equal(["shop"], _fleet.State.ServiceOrder);
         Assert.Equal(3, _fleet.Tasks().Count(t => t.IsLive));
     }
+
+    private ServicePlan Plan(ServiceSpec shop) =>
+        SpecPlan.Between(_fleet.State, _fleet.State.Spec with { Services = [shop] }).Services.Single();
 
     private void Apply(params ServiceSpec[] services)
     {
