@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -37,13 +36,13 @@ public sealed class AutoscalingTests
             ])));
         await flotilla.WaitForHealthyAsync("shop", 1);
 
-        await using (var load = new ClosedLoopLoad(new Uri($"{flotilla.Listener()}/work?ms=300"), clients: 8))
+        await using (var load = new LoadGenerator($"{flotilla.Listener()}/work?ms=300", clients: 8))
         {
             await flotilla.WaitForHealthyAsync("shop", 4, ScaleTimeout);
             var scaledOut = (await flotilla.EventsAsync()).Where(e => e.Message.StartsWith("scaled shop", StringComparison.Ordinal)).ToList();
             Assert.Matches(@"^scaled shop 1 → \d: active_requests [\d.]+ per target > target 2 \(policy concurrency\)$", scaledOut[0].Message);
             Assert.Equal(4, (await ServiceAsync(flotilla, "shop")).Desired);
-            Assert.True(load.Failures == 0, $"{load.Failures} requests failed under load ({load.Completed} completed)");
+            Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} requests failed under load ({load.Succeeded} succeeded):\n{string.Join("\n", load.Failures)}");
         }
 
         var tasks = await flotilla.WaitForHealthyAsync("shop", 1, ScaleTimeout);
@@ -126,57 +125,6 @@ public sealed class AutoscalingTests
     private static async Task<ServiceDto> ServiceAsync(FlotillaInstance flotilla, string name) =>
         await flotilla.Api.GetFromJsonAsync($"services/{name}", FlotillaJson.Default.ServiceDto, TestContext.Current.CancellationToken)
         ?? throw new InvalidOperationException($"no service {name}");
-
-    /// <summary>
-    /// Closed-loop clients, each sending the next request as soon as the last one is answered, until disposed:
-    /// the number of requests in flight is then the number of clients, whatever the latency. Each stops after 2 minutes anyway.
-    /// </summary>
-    private sealed class ClosedLoopLoad : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
-        private readonly Task[] _clients;
-        private int _completed;
-        private int _failures;
-
-        public ClosedLoopLoad(Uri uri, int clients)
-        {
-            _stop.CancelAfter(TimeSpan.FromMinutes(2));
-            _clients = Enumerable.Range(0, clients).Select(_ => Task.Run(() => RunAsync(uri))).ToArray();
-        }
-
-        public int Completed => Volatile.Read(ref _completed);
-
-        public int Failures => Volatile.Read(ref _failures);
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await Task.WhenAll(_clients);
-            _http.Dispose();
-            _stop.Dispose();
-        }
-
-        private async Task RunAsync(Uri uri)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                try
-                {
-                    using var response = await _http.GetAsync(uri, _stop.Token);
-                    Interlocked.Increment(ref response.StatusCode == HttpStatusCode.OK ? ref _completed : ref _failures);
-                }
-                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (HttpRequestException)
-                {
-                    Interlocked.Increment(ref _failures);
-                }
-            }
-        }
-    }
 
     /// <summary>Pushes a service's <c>queue_depth</c> through the API five times a second until disposed, as a worker's queue would.</summary>
     private sealed class BacklogPusher : IAsyncDisposable

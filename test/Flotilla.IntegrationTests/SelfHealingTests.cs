@@ -39,23 +39,17 @@ public sealed class SelfHealingTests
         var tasks = await flotilla.WaitForHealthyAsync("shop", 3);
         var sick = tasks[0];
 
-        using var response = await flotilla.Http.PostAsync($"http://127.0.0.1:{sick.Port}/sick", null, TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
+        await flotilla.DrillAsync(sick, "sick");
 
         await Eventually.Until(
             () => flotilla.TasksAsync("shop", "live"),
             t => t.Single(x => x.Id == sick.Id).Health == "unhealthy",
             TimeSpan.FromSeconds(30),
             $"{sick.Id} not ready after failing its readiness checks");
-        var served = new HashSet<string>();
-        for (var i = 0; i < 20; i++)
-        {
-            using var reply = await flotilla.Http.GetAsync(flotilla.Listener() + "/", TestContext.Current.CancellationToken);
-            served.Add(reply.Headers.GetValues("X-Task-Id").Single());
-        }
+        var served = await flotilla.ServedByAsync(20);
 
         Assert.DoesNotContain(sick.Id, served);
-        Assert.Equal(2, served.Count);
+        Assert.Equal(2, served.Distinct().Count());
         var still = (await flotilla.TasksAsync("shop", "live")).Single(t => t.Id == sick.Id);
         Assert.Equal("running", still.State);
         Assert.Equal(sick.Pid, still.Pid);
@@ -69,8 +63,7 @@ public sealed class SelfHealingTests
         var tasks = await flotilla.WaitForHealthyAsync("shop", 2);
         var wedged = tasks[0];
 
-        using var response = await flotilla.Http.PostAsync($"http://127.0.0.1:{wedged.Port}/wedge", null, TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
+        await flotilla.DrillAsync(wedged, "wedge");
 
         var stopped = await Eventually.Until(
             () => flotilla.TasksAsync("shop", "stopped"),

@@ -8,24 +8,6 @@ public sealed class TargetHealthTests
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    private static async Task<List<string>> ServedByAsync(FlotillaInstance flotilla, int requests, string path = "/", HttpClient? client = null)
-    {
-        var served = new List<string>();
-        for (var i = 0; i < requests; i++)
-        {
-            using var response = await (client ?? flotilla.Http).GetAsync(flotilla.Listener() + path, Cancel);
-            served.Add(response.Headers.GetValues("X-Task-Id").Single());
-        }
-
-        return served;
-    }
-
-    private static async Task PostToTaskAsync(FlotillaInstance flotilla, Api.TaskDto task, string drill)
-    {
-        using var response = await flotilla.Http.PostAsync($"http://127.0.0.1:{task.Port}/{drill}", null, Cancel);
-        response.EnsureSuccessStatusCode();
-    }
-
     [Fact(Timeout = 180_000)]
     public async Task Ejection_TaskFailingRealRequests_IsTakenOutThenComesBack()
     {
@@ -36,28 +18,28 @@ public sealed class TargetHealthTests
                 .Replace("healthyThreshold: 2", "healthyThreshold: 1", StringComparison.Ordinal)));
         var tasks = await flotilla.WaitForHealthyAsync("shop", 3, TimeSpan.FromSeconds(90));
         var faulty = tasks[0];
-        await PostToTaskAsync(flotilla, faulty, "faulty");
+        await flotilla.DrillAsync(faulty, "faulty");
 
         await Eventually.Until(
-            async () => (await ServedByAsync(flotilla, 3), await flotilla.EventsAsync()),
+            async () => (await flotilla.ServedByAsync(3), await flotilla.EventsAsync()),
             x => x.Item2.Any(e => e.Reason == "TargetEjected"),
             TimeSpan.FromSeconds(30),
             $"{faulty.Id} ejected after 3 failed requests in a row");
         var targets = await flotilla.TargetsAsync("shop");
-        var whileEjected = await ServedByAsync(flotilla, 12);
+        var whileEjected = await flotilla.ServedByAsync(12);
 
         var ejected = targets.Targets.Single(t => t.Task == faulty.Id);
         Assert.False(ejected.Eligible);
         Assert.True(ejected.EjectedForSeconds > 0, $"ejected for {ejected.EjectedForSeconds}s");
         Assert.DoesNotContain(faulty.Id, whileEjected);
 
-        await PostToTaskAsync(flotilla, faulty, "recover");
+        await flotilla.DrillAsync(faulty, "recover");
         await Eventually.Until(
             flotilla.EventsAsync,
             e => e.Any(x => x.Reason == "TargetReturned" && x.Task == faulty.Id),
             TimeSpan.FromSeconds(30),
             $"{faulty.Id} back after its ejection time");
-        Assert.Contains(faulty.Id, await ServedByAsync(flotilla, 9));
+        Assert.Contains(faulty.Id, await flotilla.ServedByAsync(9));
         var metrics = await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel);
         Assert.Matches(@"flotilla_ejections_total\{[^}]*service=""shop""\} 1", metrics);
     }
@@ -67,25 +49,25 @@ public sealed class TargetHealthTests
     {
         await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 3, gracePeriod: "2s")));
         var tasks = await flotilla.WaitForHealthyAsync("shop", 3);
-        await PostToTaskAsync(flotilla, tasks[0], "sick");
-        await PostToTaskAsync(flotilla, tasks[1], "sick");
+        await flotilla.DrillAsync(tasks[0], "sick");
+        await flotilla.DrillAsync(tasks[1], "sick");
 
         await Eventually.Until(
             flotilla.EventsAsync,
             e => e.Any(x => x.Reason == "PanicMode"),
             TimeSpan.FromSeconds(30),
             "panic mode with 1 of 3 tasks healthy");
-        var inPanic = await ServedByAsync(flotilla, 30);
+        var inPanic = await flotilla.ServedByAsync(30);
         Assert.Equal(3, inPanic.Distinct().Count());
         Assert.Matches(@"flotilla_panic\{[^}]*service=""shop""\} 1", await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel));
 
-        await PostToTaskAsync(flotilla, tasks[0], "recover");
+        await flotilla.DrillAsync(tasks[0], "recover");
         await Eventually.Until(
             flotilla.EventsAsync,
             e => e.Any(x => x.Reason == "PanicModeEnded"),
             TimeSpan.FromSeconds(30),
             "panic mode over once 2 of 3 tasks are healthy");
-        var after = await ServedByAsync(flotilla, 20);
+        var after = await flotilla.ServedByAsync(20);
         Assert.DoesNotContain(tasks[1].Id, after);
         Assert.Contains(await flotilla.EventsAsync(), e => e.Message == "service shop is in panic mode: 1 of 3 targets healthy, below its 50% threshold; routing to all 3");
     }
@@ -105,7 +87,7 @@ public sealed class TargetHealthTests
         Assert.True(code == 0, output);
         var leaving = await Eventually.Until(() => flotilla.TasksAsync("shop"), t => t.Any(x => x.State == "draining"), TimeSpan.FromSeconds(10), "a task draining");
         var drainingId = leaving.Single(t => t.State == "draining").Id;
-        var meanwhile = await ServedByAsync(flotilla, 10);
+        var meanwhile = await flotilla.ServedByAsync(10);
 
         using var firstResponse = await first;
         using var secondResponse = await second;
@@ -126,13 +108,13 @@ public sealed class TargetHealthTests
         await flotilla.CliAsync("scale", "shop", "2");
         await flotilla.WaitForHealthyAsync("shop", 2);
 
-        var early = await ServedByAsync(flotilla, 40);
+        var early = await flotilla.ServedByAsync(40);
         await Eventually.Until(
             async () => (await flotilla.TargetsAsync("shop")).Targets.Min(t => t.EffectiveWeight),
             weight => weight >= 1,
             TimeSpan.FromSeconds(30),
             "the new task at full weight");
-        var late = await ServedByAsync(flotilla, 40);
+        var late = await flotilla.ServedByAsync(40);
 
         Assert.InRange(early.Count(t => t == "shop-2"), 1, 16);
         Assert.InRange(late.Count(t => t == "shop-2"), 17, 23);
@@ -146,7 +128,7 @@ public sealed class TargetHealthTests
         var cookies = new CookieContainer();
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies });
 
-        var pinned = await ServedByAsync(flotilla, 10, client: client);
+        var pinned = await flotilla.ServedByAsync(10, client: client);
         var pin = cookies.GetCookies(new Uri(flotilla.Listener()))["PIN"];
         Assert.Single(pinned.Distinct());
         Assert.NotNull(pin);
@@ -154,7 +136,7 @@ public sealed class TargetHealthTests
 
         await flotilla.CliAsync("stop", pinned[0]);
         await Eventually.Until(() => flotilla.TasksAsync("shop", "live"), t => t.All(x => x.Id != pinned[0] || x.State != "running"), TimeSpan.FromSeconds(30), $"{pinned[0]} gone");
-        var moved = await ServedByAsync(flotilla, 5, client: client);
+        var moved = await flotilla.ServedByAsync(5, client: client);
 
         Assert.DoesNotContain(pinned[0], moved);
         Assert.Single(moved.Distinct());

@@ -119,6 +119,26 @@ internal sealed class FlotillaInstance : IAsyncDisposable
             timeout ?? StartTimeout,
             $"{count} running, healthy tasks of {service} and no others");
 
+    /// <summary>The task id (X-Task-Id) that answered each of <paramref name="requests"/> GETs of <paramref name="path"/> through the listener.</summary>
+    public async Task<List<string>> ServedByAsync(int requests, string path = "/", HttpClient? client = null)
+    {
+        var served = new List<string>();
+        for (var i = 0; i < requests; i++)
+        {
+            using var response = await (client ?? Http).GetAsync(Listener() + path, TestContext.Current.CancellationToken);
+            served.Add(response.Headers.GetValues("X-Task-Id").Single());
+        }
+
+        return served;
+    }
+
+    /// <summary>Runs one of the Shop sample's drills (<c>sick</c>, <c>wedge</c>, <c>faulty</c>, <c>recover</c>…) on a task, straight at its port.</summary>
+    public async Task DrillAsync(TaskDto task, string drill)
+    {
+        using var response = await Http.PostAsync($"http://127.0.0.1:{task.Port}/{drill}", null, TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
     /// <summary>Runs the flotilla CLI against this instance (found through its state directory).</summary>
     public Task<(int ExitCode, string Output)> CliAsync(params string[] args) =>
         OwnedProcess.RunAsync(Directory, TimeSpan.FromSeconds(60), [Paths.FlotillaDll, .. args, "--state-dir", StateDirectory]);

@@ -3,12 +3,13 @@ using System.Collections.Concurrent;
 namespace Flotilla.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// Clients sending requests back to back through a listener until stopped, counting every answer that is not a 2xx and
-/// every request that got no answer: what "zero failed requests during a deploy" is measured with.
+/// Clients sending requests back to back through a listener until stopped (a closed loop: as many requests in flight
+/// as clients, whatever the latency), counting every answer that is not a 2xx and every request that got no answer:
+/// what "zero failed requests during a deploy" is measured with. They also stop when the test is cancelled.
 /// </summary>
 internal sealed class LoadGenerator : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
     private readonly ConcurrentQueue<string> _failures = new();
     private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly Task[] _workers;
