@@ -9,6 +9,8 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v setpriv >/dev/null && command -v setsid >/dev/null || need+=(util-linux)
+# python3 runs a minimal HTTP task in the fast-path tests (a server with a 1s keep-alive timeout).
+command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]} (apt)" >&2
   sudo=""

@@ -8,9 +8,10 @@ usage() {
   cat <<'EOF'
 Usage: bench/proxy.sh [OPTIONS]
 
-Benchmarks Flotilla's load balancer against nginx and HAProxy, interleaved (flotilla, haproxy, nginx, direct;
-then again, ROUNDS times), all three fronting the SAME two Shop tasks that Flotilla runs. "direct" is wrk
-straight at one backend: the ceiling without a proxy. Prints each round's figures, then per target the median
+Benchmarks Flotilla's load balancer against nginx and HAProxy, interleaved (flotilla, flotilla-yarp, haproxy,
+nginx, direct; then again, ROUNDS times), all fronting the SAME two Shop tasks that Flotilla runs. "flotilla" is a
+listener on its HTTP/1.1 fast path (the default), "flotilla-yarp" a second listener of the same process with
+fastPath: false (Kestrel + YARP). "direct" is wrk straight at one backend: the ceiling without a proxy. Prints each round's figures, then per target the median
 RPS, p50, p99 and proxy CPU time per request, total errors, and ratios to HAProxy.
 
 Options (each also settable by the environment variable in brackets):
@@ -186,7 +187,7 @@ trap 'exit 143' TERM
 
 # --- Flotilla ----------------------------------------------------------------------------------------------------
 
-admin_url="" admin_token="" flotilla_addr=""
+admin_url="" admin_token="" flotilla_addr="" flotilla_yarp_addr=""
 
 api() { curl -sf --max-time 5 -H "Authorization: Bearer $admin_token" "$admin_url/api/v1/$1"; }
 
@@ -205,6 +206,12 @@ admin:
 listeners:
   - name: bench
     listen: 127.0.0.1:0
+    rules:
+      - path: /
+        service: shop
+  - name: bench-yarp
+    listen: 127.0.0.1:0
+    fastPath: false
     rules:
       - path: /
         service: shop
@@ -232,6 +239,7 @@ EOF
   admin_url=$(jq -r .url "$admin")
   admin_token=$(jq -r .token "$admin")
   flotilla_addr=$(jq -r '.listeners.bench' "$admin")
+  flotilla_yarp_addr=$(jq -r '.listeners["bench-yarp"]' "$admin")
   [[ $(jq -r .pid "$admin") == "$flotilla_pid" ]] || die "admin.json names PID $(jq -r .pid "$admin"), we started $flotilla_pid"
   wait_until 60 "2 healthy shop tasks (see $tmp/flotilla/flotilla.log)" running_healthy_shop_tasks
 }
@@ -391,7 +399,7 @@ cpu_ticks() {
 # tasks (they are the backends every target shares); none for direct.
 proxy_pids() {
   case "$1" in
-    flotilla) echo "$flotilla_pid" ;;
+    flotilla | flotilla-yarp) echo "$flotilla_pid" ;;
     nginx) process_tree "$nginx_pid" ;;
     haproxy) process_tree "$haproxy_pid" ;;
     net-http) echo "$net_http_pid" ;;
@@ -488,7 +496,7 @@ measure() {
 
 # --- reporting ---------------------------------------------------------------------------------------------------
 
-targets=(flotilla haproxy nginx direct)
+targets=(flotilla flotilla-yarp haproxy nginx direct)
 ((floor == 0)) || targets+=(net-http net-tcp)
 
 # median TARGET COLUMN: the median of COLUMN (1-based, in $csv) over the target's rounds; empty if none.
@@ -556,7 +564,7 @@ start_nginx
 remember_tree "$nginx_pid"
 log "nginx PID $nginx_pid (workers: $(pgrep -P "$nginx_pid" | paste -sd' ')) on $nginx_addr"
 
-url_of=([flotilla]=$flotilla_addr [haproxy]=$haproxy_addr [nginx]=$nginx_addr [direct]="http://127.0.0.1:$backend1")
+url_of=([flotilla]=$flotilla_addr [flotilla-yarp]=$flotilla_yarp_addr [haproxy]=$haproxy_addr [nginx]=$nginx_addr [direct]="http://127.0.0.1:$backend1")
 if ((floor)); then
   start_floor http
   start_floor tcp
@@ -572,10 +580,10 @@ done
 
 warm_up
 # One short unmeasured run on each other target: opens their connection pools and warms their caches. The bare .NET
-# proxies need their JIT warm-up too: two runs as long as Flotilla's warm-up steps.
+# proxies and Flotilla's YARP listener need their JIT warm-up too: two runs as long as Flotilla's warm-up steps.
 for t in "${targets[@]:1}"; do
   case $t in
-    net-*) run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt"; run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt" ;;
+    flotilla-yarp | net-*) run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt"; run_wrk "${url_of[$t]}" "${warmup_step}s" "$tmp/wrk/prime-$t.txt" ;;
     *) run_wrk "${url_of[$t]}" 2s "$tmp/wrk/prime-$t.txt" ;;
   esac
 done

@@ -51,6 +51,12 @@ public sealed record ListenerSpec
     /// </summary>
     public ImmutableArray<string> TrustedProxies { get; init; } = [];
 
+    /// <summary>
+    /// Serve plain HTTP/1.1 requests on Flotilla's lean forwarding path (http listeners only); requests it does not take
+    /// go through Kestrel and YARP as with <c>false</c>. Default true. Changes apply to new connections.
+    /// </summary>
+    public bool FastPath { get; init; } = true;
+
     /// <summary>Keep a client's <c>X-Request-Id</c> instead of making a new one. Default false.</summary>
     public bool TrustRequestId { get; init; }
 

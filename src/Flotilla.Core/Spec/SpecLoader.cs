@@ -118,7 +118,7 @@ public static partial class SpecLoader
     private static ListenerSpec ReadListener(YamlFields fields, YamlNode node, string path)
     {
         var listener = new ListenerSpec { Name = "", Listen = ListenAddress.Missing };
-        var map = fields.Map(node, path, "name", "listen", "protocol", "tls", "http2", "redirect", "maxBodySize", "trustedProxies", "trustRequestId", "default", "rules");
+        var map = fields.Map(node, path, "name", "listen", "protocol", "tls", "http2", "redirect", "maxBodySize", "trustedProxies", "trustRequestId", "fastPath", "default", "rules");
         if (map is null)
         {
             return listener;
@@ -135,6 +135,7 @@ public static partial class SpecLoader
             MaxBodySize = map.Size("maxBodySize") ?? listener.MaxBodySize,
             TrustedProxies = map.StringList("trustedProxies") ?? listener.TrustedProxies,
             TrustRequestId = map.Bool("trustRequestId") ?? listener.TrustRequestId,
+            FastPath = map.Bool("fastPath") ?? listener.FastPath,
             Default = fields.Map(map["default"], map.PathOf("default"), ActionKeys) is { } defaults ? ReadAction(fields, defaults) : listener.Default,
             Rules = fields.Items(map["rules"], map.PathOf("rules")).Select(x => ReadRule(fields, x.Item, x.Path)).ToImmutableArray(),
         };

@@ -1,13 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
-using Flotilla.Proxy.AccessLog;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
-using Flotilla.Telemetry;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -24,12 +20,9 @@ internal sealed class ProxyMiddleware
     private readonly TargetGroups _groups;
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _client;
-    private readonly FlotillaMetrics _metrics;
-    private readonly MetricStore _store;
-    private readonly AccessLogWriter _accessLog;
+    private readonly RequestLedger _ledger;
     private readonly StickyCookie _sticky;
     private readonly ListenerDirectory _listeners;
-    private readonly TimeProvider _time;
 
     public ProxyMiddleware(
         RequestDelegate next,
@@ -37,30 +30,25 @@ internal sealed class ProxyMiddleware
         TargetGroups groups,
         IHttpForwarder forwarder,
         ForwarderClient client,
-        FlotillaMetrics metrics,
-        MetricStore store,
-        AccessLogWriter accessLog,
+        RequestLedger ledger,
         StickyCookie sticky,
-        ListenerDirectory listeners,
-        TimeProvider time)
+        ListenerDirectory listeners)
     {
         _ = next;
         _routes = routes;
         _groups = groups;
         _forwarder = forwarder;
         _client = client.Invoker;
-        _metrics = metrics;
-        _store = store;
-        _accessLog = accessLog;
+        _ledger = ledger;
         _sticky = sticky;
         _listeners = listeners;
-        _time = time;
     }
 
     public async Task InvokeAsync(HttpContext context)
     {
         var listener = ListenerRuntime.Of(context);
-        var request = Begin(context, listener);
+        var fields = new HttpRequestFields(context);
+        var request = Begin(context, fields, listener);
         try
         {
             if (listener.RedirectsToHttps)
@@ -74,9 +62,9 @@ internal sealed class ProxyMiddleware
             else
             {
                 var router = _routes.Current;
-                var rule = router.Match(listener.Name, context.Request);
+                var rule = router.Match(listener.Name, fields);
                 request.Rule = rule;
-                await ActAsync(context, request, rule?.Action ?? router.Default(listener.Name));
+                await ActAsync(context, fields, request, rule?.Action ?? router.Default(listener.Name));
             }
         }
         finally
@@ -85,33 +73,14 @@ internal sealed class ProxyMiddleware
         }
     }
 
-    /// <summary>Starts or continues the W3C trace, settles the request id and the client's address.</summary>
-    private ProxyRequest Begin(HttpContext context, ListenerRuntime listener)
+    /// <summary>Starts the request's account, and gives the client its request id whatever the outcome.</summary>
+    private ProxyRequest Begin(HttpContext context, HttpRequestFields fields, ListenerRuntime listener)
     {
-        var headers = context.Request.Headers;
-        var trace = TraceContext.Continue(headers[TraceContext.ParentHeader], headers[TraceContext.StateHeader]);
-        var peer = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        var trusted = !listener.Trusted.IsEmpty && listener.Trusted.Contains(peer);
-        var incomingId = headers[ForwardingTransformer.RequestIdHeader].ToString();
-        var request = new ProxyRequest
-        {
-            Listener = listener.Name,
-            StartTimestamp = Stopwatch.GetTimestamp(),
-            StartTime = _time.GetUtcNow(),
-            Trace = trace,
-            RequestId = listener.Spec.TrustRequestId && IsValidRequestId(incomingId) ? incomingId : trace.TraceId.ToHexString(),
-            Address = trusted ? listener.Trusted.ClientBehind(peer, headers["X-Forwarded-For"]) : peer,
-            FromTrustedProxy = trusted,
-            Scheme = listener.Scheme,
-            Method = context.Request.Method,
-            Host = context.Request.Host.Value ?? "",
-            Path = context.Request.Path.Value ?? "/",
-            UserAgent = headers.UserAgent.ToString(),
-        };
+        var request = _ledger.Start(listener, fields, context.Connection.RemoteIpAddress ?? IPAddress.None);
         context.Features.Set(request);
         context.Features.Set<IClientAddressFeature>(request);
         context.Response.Headers[ForwardingTransformer.RequestIdHeader] = request.RequestId;
-        if (_accessLog.Enabled)
+        if (_ledger.AccessLog.Enabled)
         {
             context.Response.Body = new CountingStream(context.Response.Body);
         }
@@ -121,36 +90,28 @@ internal sealed class ProxyMiddleware
 
     private void End(HttpContext context, ProxyRequest request)
     {
-        request.EndTimestamp = Stopwatch.GetTimestamp();
         request.StatusCode = context.Response.StatusCode;
         request.BytesIn = context.Request.ContentLength ?? 0;
         request.BytesOut = (context.Response.Body as CountingStream)?.Written ?? context.Response.ContentLength ?? 0;
-        _metrics.RecordRequest(request);
-        if (request.Service.Length > 0)
-        {
-            // The autoscaler's view: per service, and per task when one answered (a 503 for want of one has none).
-            _store.RecordRequest(request.Service, request.Target?.TaskId, request.StatusCode, Stopwatch.GetElapsedTime(request.StartTimestamp, request.EndTimestamp));
-        }
-
-        _accessLog.Write(request);
+        _ledger.Complete(request);
     }
 
-    private Task ActAsync(HttpContext context, ProxyRequest request, CompiledAction action) => action switch
+    private Task ActAsync(HttpContext context, HttpRequestFields fields, ProxyRequest request, CompiledAction action) => action switch
     {
-        ForwardPlan forward => ForwardAsync(context, request, forward.Choose(Random.Shared)),
+        ForwardPlan forward => ForwardAsync(context, fields, request, forward.Choose(Random.Shared)),
         FixedResponsePlan fixedResponse => AnswerAsync(context, fixedResponse),
         RedirectPlan redirect => RedirectAsync(context, redirect),
         _ => throw new InvalidOperationException($"unknown action {action.GetType().Name}"),
     };
 
-    private async Task ForwardAsync(HttpContext context, ProxyRequest request, ForwardPlan.Destination destination)
+    private async Task ForwardAsync(HttpContext context, HttpRequestFields fields, ProxyRequest request, ForwardPlan.Destination destination)
     {
         var service = destination.Service;
         request.Service = service;
         var group = _groups.ByService.GetValueOrDefault(service);
         var stickiness = group?.Service.Stickiness;
         var pinned = stickiness is null ? null : _sticky.Parse(context.Request.Cookies[stickiness.Cookie]);
-        var target = (pinned is null ? null : group!.FindEligible(pinned)) ?? group?.Pick(context);
+        var target = (pinned is null ? null : group!.FindEligible(pinned)) ?? group?.Pick(fields);
         if (target is null)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -160,7 +121,6 @@ internal sealed class ProxyMiddleware
             return;
         }
 
-        request.Target = target;
         if (stickiness is not null && pinned != target.TaskId)
         {
             // A new pin, or the pinned task is gone: the cookie now names the task that served this request.
@@ -179,8 +139,7 @@ internal sealed class ProxyMiddleware
             bodyLimit.MaxRequestBodySize = ListenerRuntime.Of(context).Spec.MaxBodySize;
         }
 
-        var started = _time.GetTimestamp();
-        target.RequestStarted(started);
+        var started = _ledger.Dispatch(request, target);
         try
         {
             var error = await _forwarder.SendAsync(context, target.Address, _client, destination.Config, ForwardingTransformer.Instance);
@@ -193,11 +152,7 @@ internal sealed class ProxyMiddleware
         }
         finally
         {
-            var ended = _time.GetTimestamp();
-            target.RequestEnded(ended);
-            request.UpstreamTime = _time.GetElapsedTime(started, ended);
-            target.ObserveLatency(request.UpstreamTime.TotalMilliseconds, ended);
-            group!.ReportOutcome(target, context.Response.StatusCode);
+            _ledger.Settle(request, group!, started, context.Response.StatusCode);
         }
     }
 
@@ -232,8 +187,4 @@ internal sealed class ProxyMiddleware
         context.Response.StatusCode = StatusCodes.Status301MovedPermanently;
         context.Response.Headers.Location = $"https://{authority}{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
     }
-
-    /// <summary>A client's X-Request-Id is kept only if it is short, printable ASCII (it ends up in logs and headers).</summary>
-    private static bool IsValidRequestId(string value) =>
-        value.Length is > 0 and <= 128 && value.All(c => c is > ' ' and < (char)127);
 }

@@ -3,6 +3,7 @@ using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
 using Flotilla.Hosting;
 using Flotilla.Proxy.AccessLog;
+using Flotilla.Proxy.FastPath;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
@@ -29,6 +30,8 @@ internal sealed partial class ProxyServer(
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<ProxyServer>();
     private WebApplication? _app;
+    private AccessLogWriter? _accessLog;
+    private FastPathForwarder? _fastPath;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -37,6 +40,9 @@ internal sealed partial class ProxyServer(
             return;
         }
 
+        var accessLog = _accessLog = new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"));
+        var ledger = new RequestLedger(metrics, store, accessLog, time);
+        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
@@ -46,7 +52,7 @@ internal sealed partial class ProxyServer(
             kestrel.AddServerHeader = false;
             foreach (var listener in listeners.All)
             {
-                kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener));
+                kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener, fastPath));
             }
         });
 
@@ -54,15 +60,12 @@ internal sealed partial class ProxyServer(
         builder.Services.AddSingleton(routes);
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(targets);
-        builder.Services.AddSingleton(metrics);
-        builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(ledger);
         builder.Services.AddSingleton<ForwarderClient>();
         builder.Services.AddSingleton<StickyCookie>();
-        builder.Services.AddSingleton(new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log")));
 
         var app = builder.Build();
-        metrics.ObserveAccessLog(app.Services.GetRequiredService<AccessLogWriter>());
+        metrics.ObserveAccessLog(accessLog);
         app.UseMiddleware<ProxyMiddleware>();
         await app.StartAsync(cancellationToken);
         _app = app;
@@ -86,9 +89,17 @@ internal sealed partial class ProxyServer(
         {
             await _app.DisposeAsync();
         }
+
+        _fastPath?.Dispose();
+
+        // Not the container's to dispose (it was handed an instance): the last lines are written once no request is left.
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync();
+        }
     }
 
-    private void Configure(ListenOptions options, ListenerRuntime listener)
+    private void Configure(ListenOptions options, ListenerRuntime listener, FastPathForwarder fastPath)
     {
         listener.Endpoint = options;
         options.Protocols = listener.Spec.OffersHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
@@ -107,6 +118,10 @@ internal sealed partial class ProxyServer(
         }
 
         options.Use(listener.TagConnections());
+        if (listener.Spec.Protocol == ListenerProtocol.Http && !listener.RedirectsToHttps)
+        {
+            options.Use(fastPath.Intercept(listener));
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "listener {Listener} accepting on {Address}")]

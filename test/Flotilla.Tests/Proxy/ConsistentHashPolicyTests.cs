@@ -1,3 +1,4 @@
+using Flotilla.Proxy;
 using System.Net;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.LoadBalancing;
@@ -15,7 +16,7 @@ public sealed class ConsistentHashPolicyTests
     private static ConsistentHashPolicy OnHeader(double? boundedLoad = null) =>
         new(new LoadBalancingSpec { Algorithm = "consistent_hash", HashOn = "header:" + UserHeader, BoundedLoad = boundedLoad });
 
-    private static HttpContext Request(string? user = null, string ip = "203.0.113.7", string? cookie = null)
+    private static HttpRequestFields Request(string? user = null, string ip = "203.0.113.7", string? cookie = null)
     {
         var context = new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(ip) } };
         if (user is not null)
@@ -28,7 +29,7 @@ public sealed class ConsistentHashPolicyTests
             context.Request.Headers.Cookie = cookie;
         }
 
-        return context;
+        return new HttpRequestFields(context);
     }
 
     private static Dictionary<string, string> Placement(ILoadBalancingPolicy policy, TargetSet targets) =>

@@ -7,6 +7,8 @@ namespace Flotilla.Tests.Proxy;
 
 public sealed class IpHashPolicyTests
 {
+    private static HttpRequestFields Fields(string ip) => new(From(ip));
+
     private static HttpContext From(string ip) => new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(ip) } };
 
     [Fact]
@@ -15,7 +17,7 @@ public sealed class IpHashPolicyTests
         var targets = Targets.Idle(Targets.Time(), 4);
         var policy = new IpHashPolicy();
 
-        var picks = Enumerable.Range(0, 20).Select(_ => policy.Pick(From("203.0.113.7"), targets, 0).TaskId).Distinct();
+        var picks = Enumerable.Range(0, 20).Select(_ => policy.Pick(Fields("203.0.113.7"), targets, 0).TaskId).Distinct();
 
         Assert.Single(picks);
     }
@@ -26,7 +28,7 @@ public sealed class IpHashPolicyTests
         var targets = Targets.Idle(Targets.Time(), 4);
         var policy = new IpHashPolicy();
 
-        var picks = Enumerable.Range(0, 1000).Select(i => policy.Pick(From($"10.{i / 256}.{i % 256}.1"), targets, 0).TaskId);
+        var picks = Enumerable.Range(0, 1000).Select(i => policy.Pick(Fields($"10.{i / 256}.{i % 256}.1"), targets, 0).TaskId);
 
         Assert.All(Picks.Counts(targets, picks), c => Assert.InRange(c, 250 - 40, 250 + 40));
     }
@@ -38,8 +40,8 @@ public sealed class IpHashPolicyTests
         var policy = new IpHashPolicy();
 
         Assert.All(Enumerable.Range(1, 50), i => Assert.Equal(
-            policy.Pick(From($"192.0.2.{i}"), targets, 0),
-            policy.Pick(From($"::ffff:192.0.2.{i}"), targets, 0)));
+            policy.Pick(Fields($"192.0.2.{i}"), targets, 0),
+            policy.Pick(Fields($"::ffff:192.0.2.{i}"), targets, 0)));
     }
 
     [Fact]
@@ -52,7 +54,7 @@ public sealed class IpHashPolicyTests
         {
             var viaTrustedProxy = From("127.0.0.1");
             viaTrustedProxy.Features.Set<IClientAddressFeature>(new ClientAddress(IPAddress.Parse($"198.51.100.{i}")));
-            Assert.Equal(policy.Pick(From($"198.51.100.{i}"), targets, 0), policy.Pick(viaTrustedProxy, targets, 0));
+            Assert.Equal(policy.Pick(Fields($"198.51.100.{i}"), targets, 0), policy.Pick(new HttpRequestFields(viaTrustedProxy), targets, 0));
         });
     }
 

@@ -1,3 +1,4 @@
+using Flotilla.Proxy;
 using Flotilla.Proxy.LoadBalancing;
 using Microsoft.AspNetCore.Http;
 
@@ -24,7 +25,7 @@ public sealed class LeastResponseTimePolicyTests
         // 10ms × (9 + 1) = 100 against 50ms × (0 + 1) = 50.
         var targets = Targets.Set(Targets.Answered("t0", time, 10, inFlight: 9), Targets.Answered("t1", time, 50));
 
-        Assert.Equal("t1", new LeastResponseTimePolicy().Pick(new DefaultHttpContext(), targets, 0).TaskId);
+        Assert.Equal("t1", new LeastResponseTimePolicy().Pick(new HttpRequestFields(new DefaultHttpContext()), targets, 0).TaskId);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Flotilla.Proxy;
 using Flotilla.Proxy.LoadBalancing;
 using Flotilla.Proxy.Targets;
 using Microsoft.AspNetCore.Http;
@@ -7,7 +8,7 @@ namespace Flotilla.Tests.Proxy;
 /// <summary>Runs a policy many times and reports what it picked, by task id.</summary>
 internal static class Picks
 {
-    private static readonly HttpContext Context = new DefaultHttpContext();
+    private static readonly HttpRequestFields Context = new(new DefaultHttpContext());
 
     /// <summary>The task ids of <paramref name="times"/> picks, in order; in-flight counts stay as they are.</summary>
     public static List<string> Of(ILoadBalancingPolicy policy, TargetSet targets, int times, long timestamp = 0) =>

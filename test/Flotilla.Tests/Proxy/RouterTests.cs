@@ -1,3 +1,4 @@
+using Flotilla.Proxy;
 using System.Collections.Frozen;
 using System.Collections.Immutable;
 using Flotilla.Core.Spec;
@@ -55,7 +56,7 @@ public sealed class RouterTests
             context.Request.Headers[name] = value;
         }
 
-        return Router.Match(listener, context.Request)?.Id;
+        return Router.Match(listener, new HttpRequestFields(context))?.Id;
     }
 
     [Theory]
@@ -119,7 +120,7 @@ public sealed class RouterTests
         var context = new DefaultHttpContext();
         context.Request.Path = "/";
 
-        Assert.Equal("web/rules[1]", router.Match("web", context.Request)?.Id);
+        Assert.Equal("web/rules[1]", router.Match("web", new HttpRequestFields(context))?.Id);
     }
 
     [Fact]

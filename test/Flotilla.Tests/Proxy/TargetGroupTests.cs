@@ -1,3 +1,4 @@
+using Flotilla.Proxy;
 using Flotilla.Core.Events;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.Targets;
@@ -8,7 +9,7 @@ namespace Flotilla.Tests.Proxy;
 
 public sealed class TargetGroupTests
 {
-    private static readonly HttpContext Context = new DefaultHttpContext();
+    private static readonly HttpRequestFields Context = new(new DefaultHttpContext());
 
     private readonly EventLog _events = new();
 

@@ -55,19 +55,19 @@ internal sealed class ConsistentHashPolicy : ILoadBalancingPolicy
 
     public string Name => LoadBalancingNames.ConsistentHash;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp)
     {
         var ring = _rings.For(targets);
-        var point = ring.PointAtOrAfter(KeyHash(context));
+        var point = ring.PointAtOrAfter(KeyHash(request));
         return _boundedLoad is { } factor ? ring.FirstUnderBound(point, factor) : ring.Owner(point);
     }
 
-    private ulong KeyHash(HttpContext context)
+    private ulong KeyHash(IRequestFields request)
     {
         switch (_source)
         {
             case KeySource.Header:
-                var values = context.Request.Headers[_name];
+                var values = request.Header(_name);
                 if (!StringValues.IsNullOrEmpty(values))
                 {
                     return StableHash.Of(values);
@@ -76,7 +76,7 @@ internal sealed class ConsistentHashPolicy : ILoadBalancingPolicy
                 break;
             case KeySource.Cookie:
                 // The cookie collection parses the Cookie header once per request; a proxy has no app sharing it.
-                if (context.Request.Cookies[_name] is { Length: > 0 } cookie)
+                if (request.Cookie(_name) is { Length: > 0 } cookie)
                 {
                     return StableHash.Of(cookie);
                 }
@@ -84,7 +84,7 @@ internal sealed class ConsistentHashPolicy : ILoadBalancingPolicy
                 break;
         }
 
-        return StableHash.Of(RequestInfo.ClientAddress(context));
+        return StableHash.Of(request.ClientAddress);
     }
 
     /// <summary>One set's ring: its points sorted by hash, each with its owner. Immutable, so read without locks.</summary>

@@ -17,8 +17,8 @@ internal interface ILoadBalancingPolicy
     string Name { get; }
 
     /// <summary>Picks the target for this request.</summary>
-    /// <param name="context">The request, for algorithms that hash on it (client IP, a header, a cookie).</param>
+    /// <param name="request">The request, for algorithms that hash on it (client IP, a header, a cookie).</param>
     /// <param name="targets">Every eligible target; never empty.</param>
     /// <param name="timestamp">Now, as a <see cref="TimeProvider"/> timestamp, for slow start and latency decay.</param>
-    Target Pick(HttpContext context, TargetSet targets, long timestamp);
+    Target Pick(IRequestFields request, TargetSet targets, long timestamp);
 }

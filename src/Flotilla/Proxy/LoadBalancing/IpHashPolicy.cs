@@ -12,6 +12,6 @@ internal sealed class IpHashPolicy : ILoadBalancingPolicy
 {
     public string Name => LoadBalancingNames.IpHash;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp) =>
-        targets[(int)(StableHash.Of(RequestInfo.ClientAddress(context)) % (ulong)targets.Count)];
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp) =>
+        targets[(int)(StableHash.Of(request.ClientAddress) % (ulong)targets.Count)];
 }

@@ -16,7 +16,7 @@ internal sealed class LeastRequestsPolicy : ILoadBalancingPolicy
 
     public string Name => LoadBalancingNames.LeastRequests;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp)
     {
         var count = targets.Count;
         var start = _rotation.Next(count);

@@ -22,7 +22,7 @@ internal sealed class LeastResponseTimePolicy : ILoadBalancingPolicy
 
     public string Name => LoadBalancingNames.LeastResponseTime;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp)
     {
         var unknownLatency = MeanKnownLatency(targets, timestamp);
         var count = targets.Count;

@@ -14,7 +14,7 @@ internal sealed class PowerOfTwoPolicy(Random random) : ILoadBalancingPolicy
 {
     public string Name => LoadBalancingNames.PowerOfTwo;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp)
     {
         var count = targets.Count;
         if (count == 1)

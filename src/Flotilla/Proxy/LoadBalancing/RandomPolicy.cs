@@ -8,5 +8,5 @@ internal sealed class RandomPolicy(Random random) : ILoadBalancingPolicy
 {
     public string Name => LoadBalancingNames.Random;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp) => targets[random.Next(targets.Count)];
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp) => targets[random.Next(targets.Count)];
 }

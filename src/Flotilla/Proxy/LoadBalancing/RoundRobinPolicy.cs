@@ -17,7 +17,7 @@ internal sealed class RoundRobinPolicy : ILoadBalancingPolicy
 
     public string Name => LoadBalancingNames.RoundRobin;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp)
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp)
     {
         var turns = _turns.For(targets);
         return turns.Ramping(timestamp) ? turns.Smooth.Pick(SlowStartFactor, timestamp) : targets[_rotation.Next(targets.Count)];

@@ -15,6 +15,6 @@ internal sealed class WeightedRoundRobinPolicy : ILoadBalancingPolicy
 
     public string Name => LoadBalancingNames.WeightedRoundRobin;
 
-    public Target Pick(HttpContext context, TargetSet targets, long timestamp) =>
+    public Target Pick(IRequestFields request, TargetSet targets, long timestamp) =>
         _schedules.For(targets).Pick(EffectiveWeight, timestamp);
 }

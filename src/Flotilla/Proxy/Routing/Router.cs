@@ -36,9 +36,9 @@ internal sealed class CompiledRule
 
     public CompiledAction Action { get; }
 
-    public bool Matches(HttpRequest request) =>
-        MatchesPath(request.Path.Value ?? "/")
-        && MatchesHost(request.Host.Host)
+    public bool Matches(IRequestFields request) =>
+        MatchesPath(request.Path)
+        && MatchesHost(request.HostName)
         && (_methods is null || _methods.Contains(request.Method))
         && MatchesHeaders(request)
         && MatchesQuery(request);
@@ -60,11 +60,11 @@ internal sealed class CompiledRule
             : host.Length > _hostSuffix.Length && host.EndsWith(_hostSuffix, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Every named header must be present with a value that matches one of its patterns (ignoring case, as ALB).</summary>
-    private bool MatchesHeaders(HttpRequest request)
+    private bool MatchesHeaders(IRequestFields request)
     {
         foreach (var (name, patterns) in _headers)
         {
-            if (!AnyMatches(request.Headers[name], patterns))
+            if (!AnyMatches(request.Header(name), patterns))
             {
                 return false;
             }
@@ -73,11 +73,11 @@ internal sealed class CompiledRule
         return true;
     }
 
-    private bool MatchesQuery(HttpRequest request)
+    private bool MatchesQuery(IRequestFields request)
     {
         foreach (var (name, patterns) in _query)
         {
-            if (!AnyMatches(request.Query[name], patterns))
+            if (!AnyMatches(request.Query(name), patterns))
             {
                 return false;
             }
@@ -127,7 +127,7 @@ internal sealed class Router
     }
 
     /// <summary>The first rule of the listener that matches, or null.</summary>
-    public CompiledRule? Match(string listener, HttpRequest request)
+    public CompiledRule? Match(string listener, IRequestFields request)
     {
         if (!_listeners.TryGetValue(listener, out var routes))
         {

@@ -70,7 +70,7 @@ internal sealed class TargetGroup
     }
 
     /// <summary>The target for this request, or null when the service has none to offer.</summary>
-    public Target? Pick(HttpContext context)
+    public Target? Pick(IRequestFields request)
     {
         var now = _time.GetTimestamp();
         var snapshot = _snapshot;
@@ -84,7 +84,7 @@ internal sealed class TargetGroup
             return null;
         }
 
-        return Policy.Pick(context, snapshot.Splits.IsEmpty ? snapshot.Eligible : Split(snapshot.Splits), now);
+        return Policy.Pick(request, snapshot.Splits.IsEmpty ? snapshot.Eligible : Split(snapshot.Splits), now);
     }
 
     /// <summary>A revision's targets, chosen by the traffic shares of a canary or blue/green deployment.</summary>

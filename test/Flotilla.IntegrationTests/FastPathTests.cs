@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Flotilla.IntegrationTests.Infrastructure;
+
+namespace Flotilla.IntegrationTests;
+
+/// <summary>
+/// The HTTP/1.1 fast path where it differs from the Kestrel + YARP path in how it works: raw connections that pipeline
+/// requests or switch paths mid-connection, keep-alive connections to tasks that the tasks close, and the same request
+/// seen by the task through either path. (Every other data-plane test runs on the fast path too: it is the default.)
+/// </summary>
+public sealed class FastPathTests
+{
+    private static readonly string Spec = Specs.Fleet(
+        """
+        listeners:
+          - name: web
+            listen: 127.0.0.1:0
+            rules:
+              - service: shop
+          - name: yarp
+            listen: 127.0.0.1:0
+            fastPath: false
+            rules:
+              - service: shop
+        """,
+        Specs.Shop("shop", 1));
+
+    // A task that closes keep-alive connections after 1s idle, as a server with a short keep-alive timeout does.
+    private const string ShortKeepAlive = """
+        import http.server, os
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 1
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            def log_message(self, *args):
+                pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+        """;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    /// <summary>Sends <paramref name="requests"/> in one write and reads until the server closes (the last asks it to).</summary>
+    private static async Task<string> RawAsync(string listener, string requests)
+    {
+        var uri = new Uri(listener);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(requests.Replace("HOST", $"127.0.0.1:{uri.Port}", StringComparison.Ordinal)), Cancel);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        return await reader.ReadToEndAsync(Cancel);
+    }
+
+    private static void AssertInOrder(string text, params string[] parts)
+    {
+        var at = 0;
+        foreach (var part in parts)
+        {
+            var found = text.IndexOf(part, at, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"expected {part} after position {at} in:\n{text}");
+            at = found + part.Length;
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Pipelined_RequestsInOneWrite_AreAnsweredInOrder()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Spec);
+        await flotilla.WaitForHealthyAsync("shop", 1);
+
+        var text = await RawAsync(flotilla.Listener(), string.Concat(
+            "GET /echo?n=1 HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "HEAD /echo?n=2 HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "GET /echo?n=3 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n"));
+
+        AssertInOrder(text, "HTTP/1.1 200 OK", "\"query\":\"?n=1\"", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "Connection: close", "\"query\":\"?n=3\"");
+        Assert.DoesNotContain("?n=2", text, StringComparison.Ordinal);
+        Assert.Equal(3, text.Split("X-Request-Id: ").Length - 1);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task DeclinedRequest_TheConnectionGoesOnInKestrel_FromThatRequest()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Spec);
+        await flotilla.WaitForHealthyAsync("shop", 1);
+
+        // The chunked upload is not the fast path's: it and everything after it on the connection go through YARP.
+        var text = await RawAsync(flotilla.Listener(), string.Concat(
+            "GET /echo?n=1 HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "POST /upload HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            "GET /echo?n=3 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n"));
+
+        AssertInOrder(text, "\"query\":\"?n=1\"", "\"bytes\":11", "\"query\":\"?n=3\"");
+        var logged = await Eventually.Until(() => Task.FromResult(flotilla.AccessLog()), lines => lines.Count >= 3, TimeSpan.FromSeconds(10), "3 access-log lines");
+        Assert.Equal(["/echo", "/upload", "/echo"], logged.Select(l => l.GetProperty("path").GetString()));
+        Assert.All(logged, l => Assert.Equal(200, l.GetProperty("status").GetInt32()));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task TaskClosesIdleKeepAliveConnections_NextRequestsStillSucceed()
+    {
+        var spec = Specs.Fleet(Specs.Web("py"), $$"""
+              py:
+                command: ["python3", "-c", {{JsonSerializer.Serialize(ShortKeepAlive)}}]
+                desired: 1
+                health: { path: /, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3 }
+            """);
+        await using var flotilla = await FlotillaInstance.StartAsync(spec);
+        await flotilla.WaitForHealthyAsync("py", 1);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await flotilla.Http.GetAsync(flotilla.Listener() + "/", Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+            // Past the task's 1s idle timeout: the connection the fast path pooled has been closed by the task.
+            await Task.Delay(TimeSpan.FromSeconds(2), Cancel);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task SameRequest_BothPaths_TheTaskSeesTheSameHeaders()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Spec);
+        await flotilla.WaitForHealthyAsync("shop", 1);
+
+        async Task<Dictionary<string, string>> EchoAsync(string listener)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, flotilla.Listener(listener) + "/echo?x=1");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
+            request.Headers.TryAddWithoutValidation("X-Request-Id", "from-the-client");
+            request.Headers.TryAddWithoutValidation("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+            request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
+            request.Headers.TryAddWithoutValidation("X-Custom", "a, b");
+            using var response = await flotilla.Http.SendAsync(request, Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(response.Headers.Contains("X-Request-Id"));
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Cancel)).RootElement;
+            Assert.Equal("?x=1", body.GetProperty("query").GetString());
+            return body.GetProperty("headers").EnumerateObject().ToDictionary(p => p.Name.ToLowerInvariant(), p => p.Value.GetString() ?? "");
+        }
+
+        var fast = await EchoAsync("web");
+        var yarp = await EchoAsync("yarp");
+
+        Assert.Equal(yarp.Keys.Order(), fast.Keys.Order());
+        foreach (var name in new[] { "x-forwarded-for", "x-forwarded-proto", "x-custom" })
+        {
+            Assert.Equal(yarp[name], fast[name]);
+        }
+
+        Assert.Equal("127.0.0.1", fast["x-forwarded-for"]);
+        Assert.StartsWith("00-0af7651916cd43dd8448eb211c80319c-", fast["traceparent"], StringComparison.Ordinal);
+        Assert.NotEqual("from-the-client", fast["x-request-id"]);
+        Assert.Equal(new Uri(flotilla.Listener("web")).Authority, fast["host"]);
+    }
+}
