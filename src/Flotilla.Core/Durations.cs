@@ -9,6 +9,9 @@ namespace Flotilla.Core;
 /// </summary>
 public static class Durations
 {
+    /// <summary>Rounded up to the second: "1s left" rather than "0.25s left", and never "0s left" while some is.</summary>
+    public static TimeSpan CeilingSeconds(TimeSpan value) => TimeSpan.FromSeconds(Math.Ceiling(value.TotalSeconds));
+
     public static bool TryParse(string? text, out TimeSpan value)
     {
         value = TimeSpan.Zero;

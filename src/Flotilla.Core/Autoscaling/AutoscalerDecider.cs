@@ -187,7 +187,7 @@ public static class AutoscalerDecider
 
         if (cooldownLeft > TimeSpan.Zero)
         {
-            return (current, $"scale-in cooldown, {Durations.Format(Whole(cooldownLeft))} left; {agreed}");
+            return (current, $"scale-in cooldown, {Durations.Format(Durations.CeilingSeconds(cooldownLeft))} left; {agreed}");
         }
 
         var target = Math.Max(Math.Max(wanted, current - spec.MaxScaleInStep), min);
@@ -217,7 +217,8 @@ public static class AutoscalerDecider
     private static ImmutableDictionary<string, ImmutableArray<double?>> Remember(ImmutableDictionary<string, ImmutableArray<double?>> datapoints, ImmutableArray<PolicyWish> wishes)
     {
         var builder = datapoints.ToBuilder();
-        foreach (var wish in wishes.Where(w => w.Metric is not null))
+        // Only step policies read their past values (datapoints out of periods).
+        foreach (var wish in wishes.Where(w => w.Metric is not null && w.Kind == ScalingPolicies.Step))
         {
             var past = datapoints.GetValueOrDefault(wish.Policy, []);
             builder[wish.Policy] = past.Length < AutoscalerState.DatapointsKept ? past.Add(wish.Value) : past.RemoveAt(0).Add(wish.Value);
@@ -230,7 +231,4 @@ public static class AutoscalerDecider
 
     private static TimeSpan Left(DateTimeOffset? since, TimeSpan cooldown, DateTimeOffset now) =>
         since is { } at && at + cooldown > now ? at + cooldown - now : TimeSpan.Zero;
-
-    /// <summary>Rounded up to the second: "1s left" rather than "0.25s left", and never "0s left" while some is.</summary>
-    private static TimeSpan Whole(TimeSpan value) => TimeSpan.FromSeconds(Math.Ceiling(value.TotalSeconds));
 }

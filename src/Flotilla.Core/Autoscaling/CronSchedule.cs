@@ -13,18 +13,14 @@ public sealed class CronSchedule
 
     private readonly CronExpression _expression;
 
-    private CronSchedule(string text, CronExpression expression, TimeZoneInfo zone)
-    {
-        Text = text;
-        _expression = expression;
-        Zone = zone;
-    }
-
-    /// <summary>The expression as written.</summary>
-    public string Text { get; }
-
     /// <summary>The zone its times are local to.</summary>
-    public TimeZoneInfo Zone { get; }
+    private readonly TimeZoneInfo _zone;
+
+    private CronSchedule(CronExpression expression, TimeZoneInfo zone)
+    {
+        _expression = expression;
+        _zone = zone;
+    }
 
     /// <summary>Parses <paramref name="cron"/> in <paramref name="timeZone"/>; the error says which of the two is wrong.</summary>
     public static bool TryParse(string cron, string timeZone, out CronSchedule schedule, out string cronError, out string zoneError)
@@ -55,7 +51,7 @@ public sealed class CronSchedule
             return false;
         }
 
-        schedule = new CronSchedule(cron, expression, zone);
+        schedule = new CronSchedule(expression, zone);
         return true;
     }
 
@@ -64,7 +60,7 @@ public sealed class CronSchedule
     {
         foreach (var lookback in Lookbacks)
         {
-            var last = _expression.GetOccurrences(now - lookback, now, Zone, fromInclusive: true, toInclusive: true).LastOrDefault();
+            var last = _expression.GetOccurrences(now - lookback, now, _zone, fromInclusive: true, toInclusive: true).LastOrDefault();
             if (last != default)
             {
                 return last;
@@ -75,8 +71,8 @@ public sealed class CronSchedule
     }
 
     /// <summary>The first time after <paramref name="now"/> the schedule names.</summary>
-    public DateTimeOffset? Next(DateTimeOffset now) => _expression.GetNextOccurrence(now, Zone, inclusive: false);
+    public DateTimeOffset? Next(DateTimeOffset now) => _expression.GetNextOccurrence(now, _zone, inclusive: false);
 
     /// <summary>A time as people in the schedule's zone read it: <c>2026-03-30 07:45 Europe/Paris</c>.</summary>
-    public string Local(DateTimeOffset time) => $"{TimeZoneInfo.ConvertTime(time, Zone):yyyy-MM-dd HH:mm} {Zone.Id}";
+    public string Local(DateTimeOffset time) => $"{TimeZoneInfo.ConvertTime(time, _zone):yyyy-MM-dd HH:mm} {_zone.Id}";
 }

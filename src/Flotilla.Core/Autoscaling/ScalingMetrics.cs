@@ -28,13 +28,14 @@ public enum ScalingMetricKind
 /// <param name="Kind">How it is measured.</param>
 /// <param name="Unit">Written after a value: <c>%</c>, <c>/s</c>, <c>ms</c>, or nothing.</param>
 /// <param name="Quantile">For latency, the percentile read from the metric store.</param>
-public sealed record ScalingMetric(string Name, ScalingMetricKind Kind, string Unit, double Quantile = 0)
+/// <param name="Custom">Pushed to Flotilla (<c>PUT /api/v1/metrics</c>) rather than measured by it.</param>
+public sealed record ScalingMetric(string Name, ScalingMetricKind Kind, string Unit, double Quantile = 0, bool Custom = false)
 {
     /// <summary>What a value is "per": a target for the load balancer's and the tasks' own metrics, a task for a shared total.</summary>
     private string Per => Kind switch
     {
         ScalingMetricKind.TaskGauge => " per target",
-        ScalingMetricKind.ServiceTotal => Name is ScalingMetrics.RequestsPerTarget or ScalingMetrics.ActiveRequests ? " per target" : " per task",
+        ScalingMetricKind.ServiceTotal => Custom ? " per task" : " per target",
         _ => "",
     };
 
@@ -84,7 +85,7 @@ public static class ScalingMetrics
             ActiveRequests => new ScalingMetric(name, ScalingMetricKind.ServiceTotal, ""),
             P95Latency => new ScalingMetric(name, ScalingMetricKind.Latency, "ms", 0.95),
             P99Latency => new ScalingMetric(name, ScalingMetricKind.Latency, "ms", 0.99),
-            _ => new ScalingMetric(name, perTask ? ScalingMetricKind.ServiceTotal : ScalingMetricKind.ServiceValue, ""),
+            _ => new ScalingMetric(name, perTask ? ScalingMetricKind.ServiceTotal : ScalingMetricKind.ServiceValue, "", Custom: true),
         };
         var valid = $"valid: {string.Join(", ", BuiltIn)}, or a custom metric's name";
         if (name.Length == 0)

@@ -31,7 +31,7 @@ internal sealed class TargetTrackingPolicy(string name, ScalingMetric metric, Ta
             // The load balancer's own totals, though, read 0 when no task can serve (nothing is in flight to a task that
             // is still starting): they may ask for more, never for fewer.
             var needed = Measurement.Ceiling(total / target);
-            var measuredOutside = !ScalingMetrics.BuiltIn.Contains(metric.Name);
+            var measuredOutside = metric.Custom;
             return Wish(
                 measuredOutside ? WishKind.Count : WishKind.MetricMissing,
                 measuredOutside || needed > desired ? needed : null,

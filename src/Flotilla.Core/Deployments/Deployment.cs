@@ -66,7 +66,7 @@ public sealed record DeploymentRecord
     public bool Automatic { get; init; }
 
     /// <summary>New-revision tasks that failed to become healthy (exited, failed checks, never passed in time).</summary>
-    public int FailedTasks { get; init; }
+    public int FailedTasks => CountedFailures.Count;
 
     /// <summary>The tasks already counted in <see cref="FailedTasks"/>.</summary>
     public ImmutableHashSet<string> CountedFailures { get; init; } = [];

@@ -142,15 +142,13 @@ public static class DeploymentDecider
         /// <summary>Counts new-revision tasks that failed; returns why the deployment fails when the breaker trips.</summary>
         private string? CountFailures()
         {
-            var failed = _tasks.Where(t => t.Revision == Target && t.Failed && !_deployment.CountedFailures.Contains(t.Id)).ToList();
-            failed.AddRange(_tasks.Where(t => _stopping.Contains(t.Id) && t.Revision == Target && !_deployment.CountedFailures.Contains(t.Id) && !failed.Contains(t)));
+            var failed = _tasks
+                .Where(t => t.Revision == Target && (t.Failed || _stopping.Contains(t.Id)) && !_deployment.CountedFailures.Contains(t.Id))
+                .Select(t => t.Id)
+                .ToList();
             if (failed.Count > 0)
             {
-                _deployment = _deployment with
-                {
-                    FailedTasks = _deployment.FailedTasks + failed.Count,
-                    CountedFailures = _deployment.CountedFailures.Union(failed.Select(t => t.Id)),
-                };
+                _deployment = _deployment with { CountedFailures = _deployment.CountedFailures.Union(failed) };
             }
 
             var threshold = DeploymentRecord.FailureThreshold(Desired);
@@ -205,7 +203,9 @@ public static class DeploymentDecider
 
             var canaries = Math.Clamp((int)Math.Ceiling(Desired * percent / 100.0), 1, Math.Max(Desired, 1));
             StartNew(canaries - NewLive.Count);
-            StartStable(stable, Desired - OldLive.Count(t => t.Revision == stable));
+
+            // The stable revision stays at full strength while a canary runs beside it.
+            Start(stable, Desired - OldLive.Count(t => t.Revision == stable));
             StopOthers(stable);
 
             if (_deployment.StepStartedAt is not { } started)
@@ -323,7 +323,10 @@ public static class DeploymentDecider
             return (errorsFail || latencyFail, text);
         }
 
-        private void StartNew(int count)
+        private void StartNew(int count) => Start(Target, count);
+
+        /// <summary>Starts <paramref name="count"/> tasks of <paramref name="revision"/>, or wakes when a launch back-off ends.</summary>
+        private void Start(int revision, int count)
         {
             if (count <= 0)
             {
@@ -338,16 +341,7 @@ public static class DeploymentDecider
 
             for (var i = 0; i < count; i++)
             {
-                Emit(new StartTask(Name, Target));
-            }
-        }
-
-        /// <summary>Keeps the stable revision at full strength while a canary runs beside it.</summary>
-        private void StartStable(int stable, int count)
-        {
-            for (var i = 0; i < count && !_service.Backoff.IsActive(_now); i++)
-            {
-                Emit(new StartTask(Name, stable));
+                Emit(new StartTask(Name, revision));
             }
         }
 

@@ -94,7 +94,7 @@ public static class SpecDiff
         _ => value.ToString() ?? "",
     };
 
-    private static string YamlName(string property) => char.ToLowerInvariant(property[0]) + property[1..];
+    internal static string YamlName(string property) => char.ToLowerInvariant(property[0]) + property[1..];
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 }
@@ -112,15 +112,18 @@ public static class TaskDefinition
     public static List<string> Changes(ServiceSpec before, ServiceSpec after) =>
         SpecDiff.Compare(before, after, "").Where(IsTaskDefinition).ToList();
 
-    /// <summary>The service-level changes (everything but the task definition).</summary>
-    public static List<string> ServiceChanges(ServiceSpec before, ServiceSpec after) =>
-        SpecDiff.Compare(before, after, "").Where(c => !IsTaskDefinition(c)).ToList();
+    /// <summary>Every change from <paramref name="before"/> to <paramref name="after"/>: the task definition's, and the service's (the rest).</summary>
+    public static (List<string> TaskDefinition, List<string> Service) Split(ServiceSpec before, ServiceSpec after)
+    {
+        var changes = SpecDiff.Compare(before, after, "").ToLookup(IsTaskDefinition);
+        return (changes[true].ToList(), changes[false].ToList());
+    }
 
     /// <summary><paramref name="service"/> with the task-definition fields of <paramref name="revision"/>: what a deployment to that revision runs.</summary>
     public static ServiceSpec Apply(ServiceSpec service, ServiceSpec revision)
     {
         var result = service with { };
-        foreach (var property in typeof(ServiceSpec).GetProperties().Where(p => p.SetMethod is not null && Fields.Contains(char.ToLowerInvariant(p.Name[0]) + p.Name[1..])))
+        foreach (var property in typeof(ServiceSpec).GetProperties().Where(p => p.SetMethod is not null && Fields.Contains(SpecDiff.YamlName(p.Name))))
         {
             property.SetValue(result, property.GetValue(revision));
         }

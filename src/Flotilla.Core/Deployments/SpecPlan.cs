@@ -24,8 +24,6 @@ public sealed record ServicePlan(string Name, ServicePlanAction Action, Immutabl
 /// </summary>
 public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArray<string> ListenerChanges, ImmutableArray<string> Refused)
 {
-    public bool HasChanges => !Services.IsEmpty || !ListenerChanges.IsEmpty || !Refused.IsEmpty;
-
     public string Summary =>
         $"{Count(ServicePlanAction.Add)} added, {Count(ServicePlanAction.Update)} changed ({Services.Count(s => !s.TaskDefinitionChanges.IsEmpty)} new revisions), "
         + $"{Count(ServicePlanAction.Remove)} removed, {ListenerChanges.Length} listener changes";
@@ -67,8 +65,8 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
                 continue;
             }
 
-            var taskDefinition = TaskDefinition.Changes(running.Spec, spec);
-            var service = TaskDefinition.ServiceChanges(running.Spec, spec).Select(change => Annotate(change, spec)).ToList();
+            var (taskDefinition, serviceChanges) = TaskDefinition.Split(running.Spec, spec);
+            var service = serviceChanges.Select(change => Annotate(change, spec)).ToList();
             if (taskDefinition.Count > 0 || service.Count > 0)
             {
                 services.Add(new ServicePlan(spec.Name, ServicePlanAction.Update, [.. taskDefinition], [.. service]));

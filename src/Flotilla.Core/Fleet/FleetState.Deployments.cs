@@ -121,7 +121,7 @@ public sealed partial record FleetState
             EventReasons.DeploymentStarted,
             $"deployment {id} of {service} started: revision {svc.Revision} → {toRevision} ({strategy.ToString().ToLowerInvariant()}; {cause})",
             service));
-        return WithService(svc.WithDeployment(record) with { Revision = toRevision, Spec = spec, Traffic = traffic, Steady = false });
+        return WithService(svc.WithDeployment(record) with { Spec = spec, Traffic = traffic, Steady = false });
     }
 
     /// <summary>

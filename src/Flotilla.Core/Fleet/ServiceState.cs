@@ -14,8 +14,8 @@ public sealed record ServiceState
     /// <summary>The service as now applied: its settings, and the task definition of <see cref="Revision"/>.</summary>
     public required ServiceSpec Spec { get; init; }
 
-    /// <summary>The revision the service is moving to, or runs: new tasks are started with it.</summary>
-    public int Revision { get; init; } = 1;
+    /// <summary>The revision the service is moving to, or runs (its newest deployment's): new tasks are started with it.</summary>
+    public int Revision => Deployments[^1].ToRevision;
 
     /// <summary>Every revision, oldest first; revision N is at index N − 1.</summary>
     public ImmutableArray<RevisionRecord> Revisions { get; init; } = [];

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Flotilla.Core.Autoscaling;
 using YamlDotNet.RepresentationModel;
 
 namespace Flotilla.Core.Spec;
@@ -6,8 +7,6 @@ namespace Flotilla.Core.Spec;
 /// <summary>Reads <c>services.NAME.resources</c> and <c>services.NAME.autoscaling</c>.</summary>
 public static partial class SpecLoader
 {
-    private static readonly string[] PolicyKinds = ["targetTracking", "step", "scheduled"];
-
     private static ResourcesSpec ReadResources(YamlFields fields, YamlNode? node, string path)
     {
         var map = fields.Map(node, path, "cpu", "memoryMb");
@@ -39,18 +38,18 @@ public static partial class SpecLoader
 
     private static ScalingPolicySpec ReadPolicy(YamlFields fields, YamlNode node, string path)
     {
-        var map = fields.Map(node, path, ["name", .. PolicyKinds]);
+        var map = fields.Map(node, path, ["name", .. ScalingPolicies.All]);
         if (map is null)
         {
             return new ScalingPolicySpec();
         }
 
         var policy = new ScalingPolicySpec { Name = map.String("name") ?? "" };
-        var given = PolicyKinds.Where(map.Has).ToList();
+        var given = ScalingPolicies.All.Where(map.Has).ToList();
         if (given.Count != 1)
         {
             fields.Error(path, map.Line, given.Count == 0
-                ? "needs a kind: one of targetTracking, step or scheduled"
+                ? $"needs a kind: one of {string.Join(", ", ScalingPolicies.All)}"
                 : $"has {string.Join(" and ", given)}; a policy is exactly one kind (write two policies to combine them)");
             return policy;
         }
@@ -59,8 +58,8 @@ public static partial class SpecLoader
         var kindPath = map.PathOf(kind);
         return kind switch
         {
-            "targetTracking" => policy with { TargetTracking = ReadTargetTracking(fields, map[kind], kindPath) },
-            "step" => policy with { Step = ReadStep(fields, map[kind], kindPath) },
+            ScalingPolicies.TargetTracking => policy with { TargetTracking = ReadTargetTracking(fields, map[kind], kindPath) },
+            ScalingPolicies.Step => policy with { Step = ReadStep(fields, map[kind], kindPath) },
             _ => policy with { Scheduled = ReadScheduled(fields, map[kind], kindPath) },
         };
     }

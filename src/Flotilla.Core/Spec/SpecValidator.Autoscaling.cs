@@ -126,7 +126,7 @@ internal static partial class SpecValidator
         }
 
         var scalesToZero = scaling.Min == 0 || scaling.Policies.Any(p => p.Scheduled?.Min == 0);
-        if (scalesToZero && !metrics.Any(m => m.Kind == ScalingPolicies.TargetTracking && m.Metric.Kind == ScalingMetricKind.ServiceTotal && !ScalingMetrics.BuiltIn.Contains(m.Metric.Name)))
+        if (scalesToZero && !metrics.Any(m => m.Kind == ScalingPolicies.TargetTracking && m.Metric.Kind == ScalingMetricKind.ServiceTotal && m.Metric.Custom))
         {
             errors.Add(($"{path}.min", "scaling to zero needs a targetTracking policy on a custom metric with perTask: true (a queue's backlog): with no task running, nothing else measures the demand that would start one"));
         }

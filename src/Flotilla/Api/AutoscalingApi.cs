@@ -67,14 +67,12 @@ internal static class AutoscalingApi
             spec.MaxScaleInStep,
             Durations.Format(spec.Warmup),
             Durations.Format(spec.EvaluationInterval),
-            status.EvaluatedAt,
-            Durations.Format(Seconds(decision?.ScaleOutCooldownLeft)),
-            Durations.Format(Seconds(decision?.ScaleInCooldownLeft)),
+            decision?.State.LastEvaluatedAt,
+            Durations.Format(Durations.CeilingSeconds(decision?.ScaleOutCooldownLeft ?? TimeSpan.Zero)),
+            Durations.Format(Durations.CeilingSeconds(decision?.ScaleInCooldownLeft ?? TimeSpan.Zero)),
             next is null ? null : new ScheduledActionDto(next.Policy, next.At, next.Local, next.Sets),
             policies,
             decision?.Reason,
             change is null ? null : new ScalingChangeDto(change.At, change.From, change.To, change.Reason));
     }
-
-    private static TimeSpan Seconds(TimeSpan? value) => TimeSpan.FromSeconds(Math.Ceiling((value ?? TimeSpan.Zero).TotalSeconds));
 }

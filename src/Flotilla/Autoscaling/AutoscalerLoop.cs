@@ -13,8 +13,7 @@ namespace Flotilla.Autoscaling;
 /// <param name="Spec">The service's autoscaling block.</param>
 /// <param name="Policies">Its policies, built once from the spec.</param>
 /// <param name="Decision">The last evaluation's outcome; null before the first.</param>
-/// <param name="EvaluatedAt">When it was made.</param>
-internal sealed record AutoscalerStatus(AutoscalingSpec Spec, ImmutableArray<IScalingPolicy> Policies, AutoscalerDecision? Decision, DateTimeOffset? EvaluatedAt);
+internal sealed record AutoscalerStatus(AutoscalingSpec Spec, ImmutableArray<IScalingPolicy> Policies, AutoscalerDecision? Decision);
 
 /// <summary>
 /// The autoscaler's shell: for each service with an autoscaling block, every evaluation interval, reads the figures from
@@ -124,7 +123,7 @@ internal sealed partial class AutoscalerLoop : BackgroundService
                 continue;
             }
 
-            _status[service.Name] = new AutoscalerStatus(spec, ScalingPolicies.Create(spec), null, null);
+            _status[service.Name] = new AutoscalerStatus(spec, ScalingPolicies.Create(spec), null);
             _schedule[service.Name] = _schedule.TryGetValue(service.Name, out var scheduled)
                 ? scheduled with { Next = now + spec.EvaluationInterval }
                 : (AutoscalerState.Initial, now + spec.EvaluationInterval);
@@ -144,7 +143,7 @@ internal sealed partial class AutoscalerLoop : BackgroundService
 
         var inputs = ScalingInputReader.Read(_store, fleet, fleet.Services[service], status.Policies, now);
         var decision = AutoscalerDecider.Decide(status.Spec, status.Policies, inputs, state);
-        _status[service] = status with { Decision = decision, EvaluatedAt = now };
+        _status[service] = status with { Decision = decision };
         if (decision.NewDesired is not { } desired)
         {
             LogHolding(service, decision.Reason);

@@ -117,7 +117,7 @@ internal sealed class ProxyMiddleware
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = group?.RetryAfter ?? "1";
             context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync($"no healthy targets for service {service}\n");
+            await context.Response.WriteAsync(TargetGroup.NoTargetMessage(service));
             return;
         }
 

@@ -66,39 +66,19 @@ internal sealed partial class FleetController : BackgroundService
 
     /// <summary>Sets a service's desired count, with the autoscaler's <paramref name="reason"/> if it is the one asking; the error, if any, is for the caller.</summary>
     public Task<string?> ScaleAsync(string service, int desired, string? reason = null) =>
-        Ask<string?>((s, ev, reply) =>
-        {
-            var next = s.SetDesired(service, desired, _time.GetUtcNow(), ev, out var error, reason);
-            reply(error);
-            return next;
-        });
+        Try((FleetState s, DateTimeOffset now, List<FleetEvent> ev, out string? error) => s.SetDesired(service, desired, now, ev, out error, reason));
 
     /// <summary>Stops a task as a user asked ("stopped by user"); the scheduler then replaces it if desired says so.</summary>
     public Task<string?> StopTaskAsync(string taskId) =>
-        Ask<string?>((s, ev, reply) =>
-        {
-            var next = s.StopByUser(taskId, _time.GetUtcNow(), ev, out var error);
-            reply(error);
-            return next;
-        });
+        Try((FleetState s, DateTimeOffset now, List<FleetEvent> ev, out string? error) => s.StopByUser(taskId, now, ev, out error));
 
     /// <summary>Deploys a new task definition of a service (a new revision); the error, if any, is for the caller.</summary>
     public Task<string?> DeployAsync(string service, ServiceSpec spec, string cause) =>
-        Ask<string?>((s, ev, reply) =>
-        {
-            var next = s.Deploy(service, spec, cause, _time.GetUtcNow(), ev, out var error);
-            reply(error);
-            return next;
-        });
+        Try((FleetState s, DateTimeOffset now, List<FleetEvent> ev, out string? error) => s.Deploy(service, spec, cause, now, ev, out error));
 
     /// <summary>Deploys an earlier revision again.</summary>
     public Task<string?> RollbackAsync(string service, int? toRevision) =>
-        Ask<string?>((s, ev, reply) =>
-        {
-            var next = s.Rollback(service, toRevision, _time.GetUtcNow(), ev, out var error);
-            reply(error);
-            return next;
-        });
+        Try((FleetState s, DateTimeOffset now, List<FleetEvent> ev, out string? error) => s.Rollback(service, toRevision, now, ev, out error));
 
     /// <summary>
     /// Applies a spec. The plan is made again on the loop, against the state it applies to, so that nothing that changed
@@ -115,12 +95,7 @@ internal sealed partial class FleetController : BackgroundService
 
     /// <summary>Sets a task's weight for weighted load balancing.</summary>
     public Task<string?> SetWeightAsync(string taskId, int weight) =>
-        Ask<string?>((s, ev, reply) =>
-        {
-            var next = s.SetWeight(taskId, weight, _time.GetUtcNow(), ev, out var error);
-            reply(error);
-            return next;
-        });
+        Try((FleetState s, DateTimeOffset now, List<FleetEvent> ev, out string? error) => s.SetWeight(taskId, weight, now, ev, out error));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -178,6 +153,17 @@ internal sealed partial class FleetController : BackgroundService
     /// Runs a command on the loop and answers once the state it produced is published, so that a caller who reads
     /// right after the answer sees its own change.
     /// </summary>
+    /// <summary>A change of state that may be refused: the refusal, if any, is the caller's to show.</summary>
+    private Task<string?> Try(Transition transition) =>
+        Ask<string?>((s, ev, reply) =>
+        {
+            var next = transition(s, _time.GetUtcNow(), ev, out var error);
+            reply(error);
+            return next;
+        });
+
+    private delegate FleetState Transition(FleetState state, DateTimeOffset now, List<FleetEvent> events, out string? error);
+
     private Task<T> Ask<T>(Func<FleetState, List<FleetEvent>, Action<T>, FleetState> command)
     {
         var reply = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -49,10 +49,10 @@ internal sealed class TaskSampler(
         _lastSample = time.GetTimestamp();
         foreach (var task in runningTasks())
         {
-            _previous.TryGetValue(task.TaskId, out var before);
+            var had = _previous.TryGetValue(task.TaskId, out var before);
             if (task.InFlight is { } inFlight)
             {
-                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince(before?.InFlight ?? sinceLastSample));
+                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince(had ? before.InFlight : sinceLastSample));
             }
 
             var process = readProcess(task.Pid);
@@ -65,7 +65,7 @@ internal sealed class TaskSampler(
             }
 
             store.SetGauge(task.Service, task.TaskId, Metric.Rss, sample.RssBytes);
-            if (before is not null && before.Pid == task.Pid && before.CpuTicks is { } ticksBefore)
+            if (had && before.Pid == task.Pid && before.CpuTicks is { } ticksBefore)
             {
                 var elapsed = time.GetElapsedTime(before.Timestamp, now);
                 if (elapsed > TimeSpan.Zero)
@@ -86,5 +86,5 @@ internal sealed class TaskSampler(
         (_previous, _current) = (_current, _previous);
     }
 
-    private sealed record Reading(string Service, int Pid, long? CpuTicks, long Timestamp, InFlightReading? InFlight);
+    private readonly record struct Reading(string Service, int Pid, long? CpuTicks, long Timestamp, InFlightReading? InFlight);
 }

@@ -119,13 +119,13 @@ internal sealed class FlotillaInstance : IAsyncDisposable
             timeout ?? StartTimeout,
             $"{count} running, healthy tasks of {service} and no others");
 
-    /// <summary>The task id (X-Task-Id) that answered each of <paramref name="requests"/> GETs of <paramref name="path"/> through the listener.</summary>
-    public async Task<List<string>> ServedByAsync(int requests, string path = "/", HttpClient? client = null)
+    /// <summary>The task id (X-Task-Id) that answered each of <paramref name="requests"/> GETs of / through the listener.</summary>
+    public async Task<List<string>> ServedByAsync(int requests, HttpClient? client = null)
     {
         var served = new List<string>();
         for (var i = 0; i < requests; i++)
         {
-            using var response = await (client ?? Http).GetAsync(Listener() + path, TestContext.Current.CancellationToken);
+            using var response = await (client ?? Http).GetAsync(Listener() + "/", TestContext.Current.CancellationToken);
             served.Add(response.Headers.GetValues("X-Task-Id").Single());
         }
 

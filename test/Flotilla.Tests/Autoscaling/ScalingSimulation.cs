@@ -25,9 +25,9 @@ internal sealed class ScalingSimulation
     private int _nextPort = 40_000;
     private DateTimeOffset _nextEvaluation;
 
-    public ScalingSimulation(AutoscalingSpec autoscaling, int desired, ResourcesSpec? resources = null, DateTimeOffset? start = null)
+    public ScalingSimulation(AutoscalingSpec autoscaling, int desired)
     {
-        Time = new FakeTimeProvider(start ?? new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
+        Time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
         Store = new MetricStore(Time);
         Spec = autoscaling;
         _policies = ScalingPolicies.Create(autoscaling);
@@ -37,7 +37,6 @@ internal sealed class ScalingSimulation
             Command = ["app"],
             Desired = desired,
             Health = new HealthCheckSpec { Interval = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromMilliseconds(500) },
-            Resources = resources ?? new ResourcesSpec(),
             Autoscaling = autoscaling,
         };
         Fleet = FleetState.FromSpec(new FlotillaSpec { Services = [service] }, Now);
@@ -65,7 +64,7 @@ internal sealed class ScalingSimulation
     public AutoscalerState State { get; private set; } = AutoscalerState.Initial;
 
     /// <summary>How long a new task takes to become healthy.</summary>
-    public TimeSpan StartupTime { get; init; } = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan StartupTime = TimeSpan.FromSeconds(5);
 
     public DateTimeOffset Now => Time.GetUtcNow();
 
@@ -78,8 +77,6 @@ internal sealed class ScalingSimulation
     public IEnumerable<ScalingChange> Changes => Decisions.Where(d => d.Decision.NewDesired is not null).Select(d => d.Decision.State.LastChange!);
 
     public int Desired => Fleet.Services[Service].Desired;
-
-    public int InService => Fleet.TasksOf(Service).Count(t => t.IsInService);
 
     public AutoscalerDecision Last => Decisions[^1].Decision;
 

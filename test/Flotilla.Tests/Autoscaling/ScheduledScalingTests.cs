@@ -50,10 +50,7 @@ public sealed class ScheduledScalingTests
     [Fact]
     public void Decide_ScheduledMinAboveTheCount_RaisesItAtOnceAndHoldsTheBoundAfterwards()
     {
-        var spec = Spec(Policies.Scheduled("morning", "45 7 * * *", "UTC", min: 4)) with
-        {
-            Policies = [Policies.Scheduled("morning", "45 7 * * *", "UTC", min: 4), Policies.Scheduled("evening", "0 20 * * *", "UTC", min: 1)],
-        };
+        var spec = Spec(Policies.Scheduled("morning", "45 7 * * *", "UTC", min: 4), Policies.Scheduled("evening", "0 20 * * *", "UTC", min: 1));
 
         var decisions = Evaluate(spec, Utc(2026, 11, 23, 7, 40), Utc(2026, 11, 23, 8, 0), desired: 2);
 
@@ -89,7 +86,7 @@ public sealed class ScheduledScalingTests
         Assert.Equal(new ScheduledAction("morning", Utc(2026, 11, 24, 6, 45), "2026-11-24 07:45 Europe/Paris", "min 4, desired 6"), decision.NextScheduled);
     }
 
-    private static AutoscalingSpec Spec(ScalingPolicySpec policy) => new() { Max = 20, EvaluationInterval = TimeSpan.FromMinutes(1), Policies = [policy] };
+    private static AutoscalingSpec Spec(params ScalingPolicySpec[] policies) => new() { Max = 20, EvaluationInterval = TimeSpan.FromMinutes(1), Policies = [.. policies] };
 
     private static DateTimeOffset Utc(int year, int month, int day, int hour, int minute) => new(year, month, day, hour, minute, 0, TimeSpan.Zero);
 

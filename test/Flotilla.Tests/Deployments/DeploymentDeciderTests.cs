@@ -30,15 +30,11 @@ public sealed class DeploymentDeciderTests
         var oldIds = world.Live.Select(t => t.Id).ToList();
         var minHealthy = (int)Math.Ceiling(desired * minHealthyPercent / 100.0);
         var maxPresent = Math.Max(desired * maxPercent / 100, minHealthy + 1);
-        var healthyLow = int.MaxValue;
-        var presentHigh = 0;
         world.Invariant = state =>
         {
             var tasks = state.TasksOf("shop").ToList();
             var healthy = tasks.Count(t => t.IsInService && t.State == TaskState.Running);
             var present = tasks.Count(t => t.State != TaskState.Stopped);
-            healthyLow = Math.Min(healthyLow, healthy);
-            presentHigh = Math.Max(presentHigh, present);
             Assert.True(healthy >= minHealthy, $"{healthy} healthy < minHealthy {minHealthy}");
             Assert.True(present <= maxPresent, $"{present} tasks > max {maxPresent}");
         };

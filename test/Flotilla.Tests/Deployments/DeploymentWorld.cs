@@ -71,10 +71,7 @@ internal sealed class DeploymentWorld
     {
         var service = Service;
         var canary = DeploymentDecider.AnalysisDue(service, Fleet.Now) is not null ? Figures?.Invoke() : null;
-        var decision = Core.Scheduling.SchedulerDecider.Decide(service, Fleet.State.TasksOf("shop"), Fleet.Now, canary);
-        var started = new List<TaskRecord>();
-        var port = 50_000 + (int)Fleet.State.NextSequence;
-        Fleet.State = Fleet.State.ApplyDecision("shop", decision, Fleet.Now, () => port++, Fleet.Events, started);
+        Fleet.Reconcile("shop", canary);
         Invariant?.Invoke(Fleet.State);
 
         foreach (var task in Fleet.Tasks().ToList())

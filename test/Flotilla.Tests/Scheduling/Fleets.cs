@@ -1,3 +1,4 @@
+using Flotilla.Core.Deployments;
 using Flotilla.Core.Events;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Health;
@@ -63,10 +64,10 @@ internal sealed class Fleets
 
     public TaskRecord Task(string id) => State.Tasks[id];
 
-    /// <summary>One turn of the scheduler loop's pure part: decide and apply. Returns the decision and the tasks it started.</summary>
-    public (SchedulerDecision Decision, List<TaskRecord> Started) Reconcile(string service = "shop")
+    /// <summary>One turn of the scheduler loop's pure part: decide (with a canary's figures, if due) and apply. Returns the decision and the tasks it started.</summary>
+    public (SchedulerDecision Decision, List<TaskRecord> Started) Reconcile(string service = "shop", CanaryFigures? canary = null)
     {
-        var decision = SchedulerDecider.Decide(State.Services[service], State.TasksOf(service), Now);
+        var decision = SchedulerDecider.Decide(State.Services[service], State.TasksOf(service), Now, canary);
         var started = new List<TaskRecord>();
         State = State.ApplyDecision(service, decision, Now, () => _nextPort++, Events, started);
         return (decision, started);

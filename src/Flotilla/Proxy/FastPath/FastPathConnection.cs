@@ -91,7 +91,6 @@ internal sealed class FastPathConnection
             }
 
             var total = headLength + _head.ContentLength;
-            Volatile.Write(ref _bodySince, Environment.TickCount64);
             while (buffer.Length < total)
             {
                 if (result.IsCompleted)
@@ -99,15 +98,19 @@ internal sealed class FastPathConnection
                     return null;
                 }
 
+                // The rest of the body is still on its way: the heartbeat aborts the connection if it takes too long.
+                Volatile.Write(ref _bodySince, Environment.TickCount64);
                 _input.AdvanceTo(buffer.Start, buffer.End);
                 result = await _input.ReadAsync();
                 buffer = result.Buffer;
+                Volatile.Write(ref _bodySince, 0);
             }
 
-            Volatile.Write(ref _bodySince, 0);
             var keepOpen = await ForwardAsync(rule, destination!, group!, buffer.Slice(headLength, _head.ContentLength));
             _input.AdvanceTo(buffer.GetPosition(total));
-            if (!keepOpen || _head.Close || _closeRequested)
+
+            // The exchange said no to a client that asked to close; a server stop may have come during the response.
+            if (!keepOpen || _closeRequested)
             {
                 return null;
             }
@@ -144,27 +147,23 @@ internal sealed class FastPathConnection
         request.Service = destination.Service;
         request.BytesIn = _head.ContentLength;
         _head.ClientAddress = request.Address;
-        var keepOpen = false;
         try
         {
             var target = group.Pick(_head);
             if (target is null)
             {
-                keepOpen = await _exchange.AnswerNoTargetAsync(request, group, _closeRequested);
-                return keepOpen;
+                return await _exchange.AnswerNoTargetAsync(request, group, _closeRequested);
             }
 
             var started = ledger.Dispatch(request, target);
             try
             {
-                keepOpen = await _exchange.ForwardAsync(request, target, body, destination.Config.ActivityTimeout ?? TimeSpan.FromSeconds(100), _closeRequested);
+                return await _exchange.ForwardAsync(request, target, body, destination.Timeout, _closeRequested);
             }
             finally
             {
                 ledger.Settle(request, group, started, request.StatusCode);
             }
-
-            return keepOpen;
         }
         finally
         {

@@ -43,6 +43,8 @@ internal sealed class Http1RequestHead : IRequestFields
     private int _count;
     private Dictionary<string, StringValues>? _query;
     private string? _hostValue;
+    private int _targetStart;
+    private int _targetLength;
 
     /// <summary>What a header means to the fast path.</summary>
     public enum HeaderKind : byte
@@ -73,19 +75,10 @@ internal sealed class Http1RequestHead : IRequestFields
     /// <summary>The client asked to close the connection after this request.</summary>
     public bool Close { get; private set; }
 
-    /// <summary>The head's length, its final CRLF included.</summary>
-    public int Length { get; private set; }
-
     /// <summary>The raw request target (path and query) as sent.</summary>
     public ReadOnlySpan<byte> Target => _bytes.AsSpan(_targetStart, _targetLength);
 
-    /// <summary>The head's bytes.</summary>
-    public ReadOnlySpan<byte> Bytes => _bytes.AsSpan(0, Length);
-
     public int HeaderCount => _count;
-
-    private int _targetStart;
-    private int _targetLength;
 
     /// <summary>Where the head in <paramref name="buffer"/> ends (its final CRLF included), or -1 if not within the limit.</summary>
     public static int FindEnd(ReadOnlySpan<byte> buffer)
@@ -116,20 +109,15 @@ internal sealed class Http1RequestHead : IRequestFields
     }
 
     /// <summary>Parses the head that <see cref="Load"/> took in.</summary>
+    /// <param name="length">Its length, as <see cref="Load"/> returned it.</param>
     /// <returns>Null when the fast path takes the request; else why it declines.</returns>
-    public string? Parse(int length) => Parse(_bytes.AsSpan(0, length));
-
-    /// <summary>Parses a complete head (as found by <see cref="FindEnd"/>).</summary>
-    /// <returns>Null when the fast path takes the request; else why it declines.</returns>
-    public string? Parse(ReadOnlySpan<byte> head)
+    public string? Parse(int length)
     {
         _count = 0;
         _query = null;
         ContentLength = 0;
         Close = false;
-        Length = head.Length;
-        head.CopyTo(_bytes);
-        var span = _bytes.AsSpan(0, head.Length);
+        var span = _bytes.AsSpan(0, length);
 
         var lineEnd = span.IndexOf("\r\n"u8);
         if (ParseRequestLine(span[..lineEnd]) is { } declined)
@@ -140,12 +128,12 @@ internal sealed class Http1RequestHead : IRequestFields
         var hosts = 0;
         var lengths = 0;
         var position = lineEnd + 2;
-        while (position < head.Length - 2)
+        while (position < length - 2)
         {
             var line = span[position..];
-            var length = line.IndexOf("\r\n"u8);
-            line = line[..length];
-            if (length == 0 || line.Contains((byte)'\n'))
+            var lineLength = line.IndexOf("\r\n"u8);
+            line = line[..lineLength];
+            if (lineLength == 0 || line.Contains((byte)'\n'))
             {
                 return "malformed header line";
             }
@@ -208,7 +196,7 @@ internal sealed class Http1RequestHead : IRequestFields
             }
 
             _headers[_count++] = new HeaderEntry(position, colon, position + colon + 1 + leading, value.Length, kind);
-            position += length + 2;
+            position += lineLength + 2;
         }
 
         return hosts != 1 ? "not exactly one host header" : lengths > 1 ? "more than one content-length" : null;

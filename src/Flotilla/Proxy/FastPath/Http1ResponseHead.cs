@@ -164,8 +164,6 @@ internal sealed class Http1ResponseHead
             }
         }
     }
-
-    public override string ToString() => $"{StatusCode} {Framing}{(Close ? " close" : "")}";
 }
 
 /// <summary>

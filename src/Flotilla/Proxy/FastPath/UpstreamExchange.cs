@@ -88,7 +88,7 @@ internal sealed class UpstreamExchange : IDisposable
 
     /// <summary>No eligible target: 503 with Retry-After, as <see cref="ProxyMiddleware"/> answers it.</summary>
     public Task<bool> AnswerNoTargetAsync(ProxyRequest request, TargetGroup group, bool closing) =>
-        AnswerAsync(request, StatusCodes.Status503ServiceUnavailable, closing, $"no healthy targets for service {request.Service}\n", group.RetryAfter);
+        AnswerAsync(request, StatusCodes.Status503ServiceUnavailable, closing, TargetGroup.NoTargetMessage(request.Service), group.RetryAfter);
 
     public void Dispose() => _timeout.Dispose();
 
@@ -251,12 +251,12 @@ internal sealed class UpstreamExchange : IDisposable
         var close = _head.Close || closing;
         request.StatusCode = status;
         var writer = _output;
-        Write(writer, "HTTP/1.1 "u8);
-        WriteStatus(writer, status);
-        Write(writer, " "u8);
-        Write(writer, ReasonPhrases.GetReasonPhrase(status));
-        Write(writer, "\r\nDate: "u8);
-        Write(writer, DateTimeOffset.UtcNow.ToString("r"));
+        writer.Write("HTTP/1.1 "u8);
+        WriteNumber(writer, status);
+        writer.Write(" "u8);
+        WriteAscii(writer, ReasonPhrases.GetReasonPhrase(status));
+        writer.Write("\r\nDate: "u8);
+        WriteAscii(writer, DateTimeOffset.UtcNow.ToString("r"));
         WriteHeader(writer, "\r\nX-Request-Id: "u8, request.RequestId);
         if (retryAfter is not null)
         {
@@ -266,12 +266,12 @@ internal sealed class UpstreamExchange : IDisposable
         var bytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
         if (bytes.Length > 0)
         {
-            Write(writer, "\r\nContent-Type: text/plain; charset=utf-8"u8);
+            writer.Write("\r\nContent-Type: text/plain; charset=utf-8"u8);
         }
 
-        Write(writer, "\r\nContent-Length: "u8);
+        writer.Write("\r\nContent-Length: "u8);
         WriteNumber(writer, bytes.Length);
-        Write(writer, close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
+        writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
         if (_head.Method != HttpMethods.Head)
         {
             writer.Write(bytes);
@@ -287,17 +287,17 @@ internal sealed class UpstreamExchange : IDisposable
     {
         var writer = _request;
         writer.ResetWrittenCount();
-        Write(writer, request.Method);
-        Write(writer, " "u8);
+        WriteAscii(writer, request.Method);
+        writer.Write(" "u8);
         writer.Write(_head.Target);
-        Write(writer, " HTTP/1.1\r\n"u8);
+        writer.Write(" HTTP/1.1\r\n"u8);
         for (var i = 0; i < _head.HeaderCount; i++)
         {
             var (line, kind) = _head.HeaderAt(i);
             if (kind == Http1RequestHead.HeaderKind.Forwarded)
             {
                 writer.Write(line.Span);
-                Write(writer, "\r\n"u8);
+                writer.Write("\r\n"u8);
             }
         }
 
@@ -321,7 +321,7 @@ internal sealed class UpstreamExchange : IDisposable
             WriteHeader(writer, "\r\ntracestate: "u8, state);
         }
 
-        Write(writer, "\r\n\r\n"u8);
+        writer.Write("\r\n\r\n"u8);
         foreach (var segment in body)
         {
             writer.Write(segment.Span);
@@ -331,39 +331,35 @@ internal sealed class UpstreamExchange : IDisposable
     private void WriteResponseHead(ProxyRequest request, byte[] head, bool close)
     {
         var writer = _output;
-        Write(writer, "HTTP/1.1 "u8);
-        WriteStatus(writer, _response.StatusCode);
-        Write(writer, " "u8);
+        writer.Write("HTTP/1.1 "u8);
+        WriteNumber(writer, _response.StatusCode);
+        writer.Write(" "u8);
         var (reasonStart, reasonLength) = _response.Reason;
         writer.Write(head.AsSpan(reasonStart, reasonLength));
-        Write(writer, "\r\n"u8);
+        writer.Write("\r\n"u8);
         foreach (var (start, length) in _response.Forwarded)
         {
             writer.Write(head.AsSpan(start, length));
-            Write(writer, "\r\n"u8);
+            writer.Write("\r\n"u8);
         }
 
         WriteHeader(writer, "X-Request-Id: "u8, request.RequestId);
-        Write(writer, close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
+        writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
     }
 
     private static void WriteHeader(IBufferWriter<byte> writer, ReadOnlySpan<byte> nameAndColon, string value)
     {
-        Write(writer, nameAndColon);
-        Write(writer, value);
+        writer.Write(nameAndColon);
+        WriteAscii(writer, value);
     }
 
-    private static void Write(IBufferWriter<byte> writer, ReadOnlySpan<byte> bytes) => writer.Write(bytes);
-
     /// <summary>ASCII only: every string written here was checked to be visible ASCII (or made by the load balancer).</summary>
-    private static void Write(IBufferWriter<byte> writer, string value)
+    private static void WriteAscii(IBufferWriter<byte> writer, string value)
     {
         var span = writer.GetSpan(value.Length);
         var written = Encoding.ASCII.GetBytes(value, span);
         writer.Advance(written);
     }
-
-    private static void WriteStatus(IBufferWriter<byte> writer, int status) => WriteNumber(writer, status);
 
     private static void WriteNumber(IBufferWriter<byte> writer, long value)
     {

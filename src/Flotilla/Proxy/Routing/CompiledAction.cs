@@ -32,7 +32,7 @@ internal sealed class ForwardPlan : CompiledAction
         var cumulative = 0;
         _destinations = action.Services
             .Where(s => s.Weight > 0)
-            .Select(s => new Destination(s.Service, cumulative += s.Weight, Config(ruleTimeout ?? services[s.Service].Timeout)))
+            .Select(s => new Destination(s.Service, cumulative += s.Weight, ruleTimeout ?? services[s.Service].Timeout))
             .ToArray();
         _total = cumulative;
     }
@@ -64,7 +64,14 @@ internal sealed class ForwardPlan : CompiledAction
         VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
     };
 
-    internal sealed record Destination(string Service, int CumulativeWeight, ForwarderRequestConfig Config);
+    /// <param name="Service">The service to forward to.</param>
+    /// <param name="CumulativeWeight">The weights of this and the destinations before it, for the draw.</param>
+    /// <param name="Timeout">How long the task may keep the request waiting for its next bytes (504 when it does).</param>
+    internal sealed record Destination(string Service, int CumulativeWeight, TimeSpan Timeout)
+    {
+        /// <summary>YARP's settings for the full request path.</summary>
+        public ForwarderRequestConfig Config { get; } = Config(Timeout);
+    }
 }
 
 internal sealed class FixedResponsePlan(FixedResponseAction action) : CompiledAction

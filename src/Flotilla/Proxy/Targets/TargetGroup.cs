@@ -54,6 +54,9 @@ internal sealed class TargetGroup
     /// <summary>Retry-After for a 503: the health-check interval, the soonest a task could come back.</summary>
     public string RetryAfter { get; }
 
+    /// <summary>The body of the 503 a request gets when the service has no eligible target, on either request path.</summary>
+    public static string NoTargetMessage(string service) => $"no healthy targets for service {service}\n";
+
     /// <summary>What requests may use now.</summary>
     public Snapshot Current => _snapshot;
 

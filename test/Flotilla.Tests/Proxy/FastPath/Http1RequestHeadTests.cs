@@ -12,9 +12,9 @@ public sealed class Http1RequestHeadTests
     {
         var parsed = new Http1RequestHead();
         var bytes = Encoding.Latin1.GetBytes(head);
-        var end = Http1RequestHead.FindEnd(bytes);
+        var end = parsed.Load(new ReadOnlySequence<byte>(bytes));
         Assert.Equal(bytes.Length, end);
-        return (parsed, parsed.Parse(bytes));
+        return (parsed, parsed.Parse(end));
     }
 
     [Fact]
