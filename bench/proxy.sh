@@ -12,7 +12,7 @@ Benchmarks Flotilla's load balancer against nginx and HAProxy, interleaved (flot
 nginx, direct; then again, ROUNDS times), all fronting the SAME two Shop tasks that Flotilla runs. "flotilla" is a
 listener on its HTTP/1.1 fast path (the default), "flotilla-yarp" a second listener of the same process with
 fastPath: false (Kestrel + YARP). "direct" is wrk straight at one backend: the ceiling without a proxy. Prints each round's figures, then per target the median
-RPS, p50, p99 and proxy CPU time per request, total errors, and ratios to HAProxy.
+RPS, p50, p99, proxy CPU time per request, the backends' CPU time per request, total errors, and ratios to HAProxy.
 
 Options (each also settable by the environment variable in brackets):
   -r, --rounds N          rounds of all targets                                   [ROUNDS, default 3]
@@ -25,6 +25,11 @@ Options (each also settable by the environment variable in brackets):
       --floor             also measure two bare .NET proxies (bench/ProxyFloor):  [FLOOR=1]
                           net-http (Kestrel + HttpClient only) and net-tcp (bytes
                           relayed per connection): the least .NET can cost here
+      --quiet-backends    run the Shop tasks without the .NET thread pool's     [QUIET_BACKENDS=1]
+                          spin-waiting (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0,
+                          as Flotilla runs itself): on a small machine an idle
+                          backend worker otherwise spins on sched_yield, taking
+                          CPU from the proxy under test (bench/README.md)
       --no-csv            do not write bench/results/proxy-TIME.csv               [CSV=0]
       --keep              keep the temp dir (configs, logs, raw wrk output)       [KEEP=1]
   -h, --help              this help
@@ -49,6 +54,7 @@ warmup_step="${WARMUP_STEP:-5}"
 warmup_max="${WARMUP_MAX:-60}"
 write_csv="${CSV:-1}"
 floor="${FLOOR:-0}"
+quiet_backends="${QUIET_BACKENDS:-0}"
 keep="${KEEP:-0}"
 
 die() { echo "proxy.sh: $*" >&2; exit 1; }
@@ -65,6 +71,7 @@ while (($#)); do
     --warmup-max) warmup_max="${2:?}"; shift 2 ;;
     --no-csv) write_csv=0; shift ;;
     --floor) floor=1; shift ;;
+    --quiet-backends) quiet_backends=1; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -199,6 +206,8 @@ start_flotilla() {
   local shop="$root/samples/Shop/bin/Release/net10.0/Shop.dll"
   [[ -f $shop ]] || die "missing $shop (the build should have made it)"
   mkdir -p "$tmp/flotilla"
+  local quiet=""
+  ((quiet_backends == 0)) || quiet=$'\n      DOTNET_ThreadPool_UnfairSemaphoreSpinLimit: "0"'
   # Port 0 everywhere: the kernel picks free ports and Flotilla writes the bound ones to admin.json.
   cat >"$tmp/flotilla/flotilla.yaml" <<EOF
 admin:
@@ -219,7 +228,7 @@ services:
   shop:
     command: ["dotnet", "$shop"]
     env:
-      ASPNETCORE_URLS: "http://127.0.0.1:\${PORT}"
+      ASPNETCORE_URLS: "http://127.0.0.1:\${PORT}"$quiet
     desired: 2
     loadBalancing: round_robin
     stopTimeout: 5s
@@ -474,23 +483,29 @@ warm_up() {
 
 csv="" # the results file: one row per (round, target)
 
-# measure ROUND TARGET: one wrk run with the proxy's CPU time read before and after; appends a row to $csv.
+# measure ROUND TARGET: one wrk run with the CPU time of the proxy and of the two backends read before and after;
+# appends a row to $csv. The backends' figure: a task that waits between requests spends more per request than a busy
+# one (its thread pool spins or sleeps), so it follows the throughput the proxy lets through (bench/README.md).
 measure() {
-  local round=$1 target=$2 pids=() pid before after line
+  local round=$1 target=$2 pids=() pid before after backends_before backends_after line
   mapfile -t pids < <(proxy_pids "$target")
   for pid in "${pids[@]}"; do seen[$pid]=1; done
   before=$(cpu_ticks "${pids[@]}")
+  backends_before=$(cpu_ticks "$task1_pid" "$task2_pid")
   run_wrk "${url_of[$target]}" "$duration" "$tmp/wrk/$target-$round.txt"
   after=$(cpu_ticks "${pids[@]}")
+  backends_after=$(cpu_ticks "$task1_pid" "$task2_pid")
   line=$wrk_line
   awk -v round="$round" -v target="$target" -v tck="$clk_tck" -v ticks=$((after - before)) -v proxy=${#pids[@]} \
+    -v backend_ticks=$((backends_after - backends_before)) \
     -v req="$(field requests "$line")" -v dur="$(field duration_us "$line")" -v status="$(field status "$line")" \
     -v sock=$(($(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line"))) \
     -v p50="$(field p50_us "$line")" -v p99="$(field p99_us "$line")" 'BEGIN {
       cpu = proxy ? sprintf("%.2f", ticks / tck) : ""
       per = proxy && req > 0 ? sprintf("%.1f", ticks / tck * 1e6 / req) : ""
-      printf "%d,%s,%d,%.2f,%.0f,%.3f,%.3f,%d,%d,%s,%s\n", round, target, req, dur / 1e6, req / (dur / 1e6),
-        p50 / 1000, p99 / 1000, status, sock, cpu, per
+      backend = req > 0 ? sprintf("%.1f", backend_ticks / tck * 1e6 / req) : ""
+      printf "%d,%s,%d,%.2f,%.0f,%.3f,%.3f,%d,%d,%s,%s,%s\n", round, target, req, dur / 1e6, req / (dur / 1e6),
+        p50 / 1000, p99 / 1000, status, sock, cpu, per, backend
     }' >>"$csv"
 }
 
@@ -510,26 +525,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0)
 
 print_rounds() {
   echo
-  echo "Per round (requests / measured seconds; latency in ms; CPU of the proxy process(es) only):"
-  printf "%-5s %-9s %10s %9s %9s %10s %8s %8s %8s %12s\n" round target requests rps p50_ms p99_ms non2xx3xx sockerr cpu_s cpu_us/req
-  tail -n +2 "$csv" | while IFS=, read -r round target req _ rps p50 p99 status sock cpu per; do
-    printf "%-5s %-9s %10s %9s %9s %10s %8s %8s %8s %12s\n" "$round" "$target" "$req" "$rps" "$p50" "$p99" "$status" "$sock" "${cpu:--}" "${per:--}"
+  echo "Per round (requests / measured seconds; latency in ms; cpu: the proxy process(es); backend: both Shop tasks):"
+  printf "%-5s %-13s %10s %9s %9s %10s %8s %8s %8s %12s %14s\n" round target requests rps p50_ms p99_ms non2xx3xx sockerr cpu_s cpu_us/req backend_us/req
+  tail -n +2 "$csv" | while IFS=, read -r round target req _ rps p50 p99 status sock cpu per backend; do
+    printf "%-5s %-13s %10s %9s %9s %10s %8s %8s %8s %12s %14s\n" "$round" "$target" "$req" "$rps" "$p50" "$p99" "$status" "$sock" "${cpu:--}" "${per:--}" "${backend:--}"
   done
 }
 
 print_summary() {
-  local h_rps h_p99 h_cpu t rps p50 p99 cpu shown_cpu errors
-  h_rps=$(median haproxy 5) h_p99=$(median haproxy 7) h_cpu=$(median haproxy 11)
+  local h_rps h_p99 h_cpu h_backend t rps p50 p99 cpu backend shown_cpu errors
+  h_rps=$(median haproxy 5) h_p99=$(median haproxy 7) h_cpu=$(median haproxy 11) h_backend=$(median haproxy 12)
   echo
   echo "Median over $rounds round(s) of ${duration} each (errors: total over all rounds; ratios: target / haproxy):"
-  printf "%-9s %9s %8s %8s %11s %7s %10s %10s %10s\n" target rps p50_ms p99_ms cpu_us/req errors rps/hap p99/hap cpu/hap
+  printf "%-13s %9s %8s %8s %11s %15s %7s %10s %10s %10s %14s\n" target rps p50_ms p99_ms cpu_us/req backend_us/req errors rps/hap p99/hap cpu/hap backend/hap
   for t in "${targets[@]}"; do
-    rps=$(median "$t" 5) p50=$(median "$t" 6) p99=$(median "$t" 7) cpu=$(median "$t" 11)
+    rps=$(median "$t" 5) p50=$(median "$t" 6) p99=$(median "$t" 7) cpu=$(median "$t" 11) backend=$(median "$t" 12)
     errors=$(awk -F, -v t="$t" 'NR > 1 && $2 == t { n += $8 + $9 } END { print n + 0 }' "$csv")
     shown_cpu="-"
     [[ -z $cpu ]] || shown_cpu=$(printf "%.1f" "$cpu")
-    printf "%-9s %9.0f %8.3f %8.3f %11s %7s %10s %10s %10s\n" "$t" "$rps" "$p50" "$p99" "$shown_cpu" "$errors" \
-      "$(ratio "$rps" "$h_rps")" "$(ratio "$p99" "$h_p99")" "$(ratio "$cpu" "$h_cpu")"
+    printf "%-13s %9.0f %8.3f %8.3f %11s %15.1f %7s %10s %10s %10s %14s\n" "$t" "$rps" "$p50" "$p99" "$shown_cpu" "$backend" "$errors" \
+      "$(ratio "$rps" "$h_rps")" "$(ratio "$p99" "$h_p99")" "$(ratio "$cpu" "$h_cpu")" "$(ratio "$backend" "$h_backend")"
   done
 }
 
@@ -545,7 +560,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-bench-proxy.XXXXXX")
 chmod 711 "$tmp"
 mkdir -p "$tmp/wrk"
 csv="$tmp/results.csv"
-echo "round,target,requests,seconds,rps,p50_ms,p99_ms,non2xx3xx,socket_errors,cpu_s,cpu_us_per_req" >"$csv"
+echo "round,target,requests,seconds,rps,p50_ms,p99_ms,non2xx3xx,socket_errors,cpu_s,cpu_us_per_req,backend_us_per_req" >"$csv"
 write_wrk_script
 
 log "starting Flotilla (2 Shop tasks) in $tmp"
@@ -592,6 +607,7 @@ cat <<EOF
 
 Machine: $cores cores, $(uname -sr); $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{ print "HAProxy", $3 }'), $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), .NET SDK $(dotnet --version)
 Load: wrk -t $threads -c $connections -d $duration --latency $bench_path; $rounds round(s) of: ${targets[*]}
+Backends: 2 Shop tasks, .NET thread-pool spin-waiting $( ((quiet_backends)) && echo "off (--quiet-backends)" || echo "on (.NET's default)")
 EOF
 
 for ((round = 1; round <= rounds; round++)); do

@@ -121,6 +121,13 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
             "the 3 requests in the access log");
         Assert.Equal(["/echo", "/upload", "/echo"], logged.Select(l => l.GetProperty("path").GetString()));
         Assert.All(logged, l => Assert.Equal(200, l.GetProperty("status").GetInt32()));
+
+        // The hand-over is counted on /metrics with its reason.
+        await Eventually.Until(
+            () => flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel),
+            metrics => Regex.IsMatch(metrics, @"flotilla_fastpath_handovers_total\{[^}]*listener=""web"",reason=""transfer-encoding header""[^}]*\} [1-9]"),
+            TimeSpan.FromSeconds(10),
+            "the hand-over counted in flotilla_fastpath_handovers_total");
     }
 
     [Fact(Timeout = 120_000)]

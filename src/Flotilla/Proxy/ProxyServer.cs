@@ -42,7 +42,7 @@ internal sealed partial class ProxyServer(
 
         var accessLog = _accessLog = new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"));
         var ledger = new RequestLedger(metrics, store, accessLog, time);
-        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, loggerFactory);
+        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);

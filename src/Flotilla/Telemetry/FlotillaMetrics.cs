@@ -33,6 +33,7 @@ internal sealed class FlotillaMetrics
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _targetResponseTime;
     private readonly Counter<long> _ejections;
+    private readonly Counter<long> _handOvers;
     private readonly FleetView _fleet;
     private TargetGroups? _targets;
     private AccessLogWriter? _accessLog;
@@ -65,6 +66,10 @@ internal sealed class FlotillaMetrics
             "flotilla.ejections",
             unit: "{ejection}",
             description: "Tasks taken out of the load balancer by passive health (outlier detection), by service.");
+        _handOvers = meter.CreateCounter<long>(
+            "flotilla.fastpath.handovers",
+            unit: "{connection}",
+            description: "Connections the HTTP/1.1 fast path handed to the full HTTP stack (Kestrel + YARP), by listener and reason; the connection's later requests take that path too.");
         meter.CreateObservableGauge("flotilla.targets", ObserveTargets, unit: "{target}", description: "Running tasks of each service by readiness; only healthy ones receive traffic (except in panic mode).");
         meter.CreateObservableGauge("flotilla.tasks", ObserveTasks, unit: "{task}", description: "Tasks of each service that are not yet stopped, by state.");
         meter.CreateObservableGauge("flotilla.target.in_flight", ObserveInFlight, unit: "{request}", description: "Requests forwarded to each task and not yet answered.");
@@ -98,6 +103,10 @@ internal sealed class FlotillaMetrics
     }
 
     public void RecordEjection(string service) => _ejections.Add(1, new KeyValuePair<string, object?>("service", service));
+
+    /// <summary>A connection leaves the fast path; <paramref name="reason"/> is one of its few fixed decline reasons.</summary>
+    public void RecordHandOver(string listener, string reason) =>
+        _handOvers.Add(1, new KeyValuePair<string, object?>("listener", listener), new KeyValuePair<string, object?>("reason", reason));
 
     private IEnumerable<Measurement<int>> ObserveTargets()
     {

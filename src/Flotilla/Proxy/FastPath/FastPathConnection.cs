@@ -59,7 +59,7 @@ internal sealed class FastPathConnection
 
         if (handOver is not null)
         {
-            _forwarder.LogHandOver(_connection.ConnectionId, _listener.Name, handOver);
+            _forwarder.HandOver(_connection.ConnectionId, _listener.Name, handOver);
             await next(_connection);
         }
     }

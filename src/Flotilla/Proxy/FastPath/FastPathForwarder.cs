@@ -1,5 +1,6 @@
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
+using Flotilla.Telemetry;
 using Microsoft.AspNetCore.Connections;
 
 namespace Flotilla.Proxy.FastPath;
@@ -17,7 +18,7 @@ namespace Flotilla.Proxy.FastPath;
 /// stack and <see cref="ProxyMiddleware"/>, with the request's bytes unread. HTTPS listeners, HTTP/2 and WebSockets
 /// always take that path.
 /// </remarks>
-internal sealed partial class FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, ILoggerFactory loggerFactory) : IDisposable
+internal sealed partial class FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, FlotillaMetrics metrics, ILoggerFactory loggerFactory) : IDisposable
 {
     /// <summary>Largest request body the fast path buffers and forwards itself; larger ones are streamed by YARP.</summary>
     public const int MaxBufferedBody = 64 * 1024;
@@ -47,8 +48,15 @@ internal sealed partial class FastPathForwarder(RoutingTable routes, TargetGroup
 
     public void Dispose() => Pool.Dispose();
 
+    /// <summary>A connection goes on in Kestrel + YARP from its current request: counted per reason, logged at Debug.</summary>
+    public void HandOver(string connectionId, string listener, string reason)
+    {
+        metrics.RecordHandOver(listener, reason);
+        LogHandOver(connectionId, listener, reason);
+    }
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} on {Listener} goes to the full HTTP stack: {Reason}")]
-    public partial void LogHandOver(string connectionId, string listener, string reason);
+    private partial void LogHandOver(string connectionId, string listener, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} on {Listener} ended")]
     public partial void LogEnded(string connectionId, string listener, Exception exception);
