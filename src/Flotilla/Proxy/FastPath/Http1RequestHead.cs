@@ -186,9 +186,17 @@ internal sealed class Http1RequestHead : IRequestFields
 
                 kind = HeaderKind.Dropped;
             }
-            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8) || Ascii.EqualsIgnoreCase(name, "upgrade"u8) || Ascii.EqualsIgnoreCase(name, "expect"u8))
+            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8))
             {
-                return $"{Encoding.ASCII.GetString(name).ToLowerInvariant()} header";
+                return "transfer-encoding header";
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "upgrade"u8))
+            {
+                return "upgrade header";
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "expect"u8))
+            {
+                return "expect header";
             }
             else if (IsDropped(name))
             {
