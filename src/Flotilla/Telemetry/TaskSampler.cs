@@ -15,9 +15,11 @@ internal readonly record struct InFlightReading(int Now, long BusyTicks, long Ti
     public static InFlightReading Of(Target target, long timestamp) => new(target.InFlight, target.BusyTicks(timestamp), timestamp);
 
     /// <summary>The mean number in flight since <paramref name="earlier"/>, or <see cref="Now"/> without a usable earlier reading.</summary>
-    /// <param name="earlier">The previous reading of the same target; for a target made since the last sample, a reading of
-    /// 0 at that sample (its busy time starts at 0 when it is made), so that the tasks' means cover the same interval and
-    /// add up to the service's.</param>
+    /// <param name="earlier">The previous reading of the same target; for a target made since the last sample (a task not
+    /// listed then, or listed but not yet in service and so without a target), a reading of 0 at that sample — its busy
+    /// time starts at 0 when it is made — so that the tasks' means cover the same interval and add up to the service's.
+    /// Reading such a target's <see cref="Now"/> instead would count the requests it took over from the other tasks twice:
+    /// once in their means, and again at the instant.</param>
     public double MeanSince(InFlightReading? earlier) =>
         earlier is { } before && Timestamp > before.Timestamp && BusyTicks >= before.BusyTicks
             ? (double)(BusyTicks - before.BusyTicks) / (Timestamp - before.Timestamp)
@@ -52,7 +54,7 @@ internal sealed class TaskSampler(
             var had = _previous.TryGetValue(task.TaskId, out var before);
             if (task.InFlight is { } inFlight)
             {
-                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince(had ? before.InFlight : sinceLastSample));
+                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince((had ? before.InFlight : null) ?? sinceLastSample));
             }
 
             var process = readProcess(task.Pid);

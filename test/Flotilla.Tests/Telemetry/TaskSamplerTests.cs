@@ -114,11 +114,15 @@ public sealed class TaskSamplerTests
         Assert.Equal(5.6, _store.Latest("shop", Metric.InFlight, "shop-1")?.Value ?? double.NaN, precision: 5);
     }
 
-    [Fact]
-    public void Sample_ATargetMadeSinceTheLastSample_CountsItsBusyTimeOverTheWholeInterval_SoTasksAddUpToTheService()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Sample_ATargetMadeSinceTheLastSample_CountsItsBusyTimeOverTheWholeInterval_SoTasksAddUpToTheService(bool listedBeforeItWasInService)
     {
         // shop-1 carries 8 requests for the first half of the second, then a new task takes 4 of them: 8 × 0.5 + 4 × 0.5
-        // = 6 on shop-1 and 4 × 0.5 = 2 on shop-2, 8 in all — not shop-1's 6 plus shop-2's 4 at the instant.
+        // = 6 on shop-1 and 4 × 0.5 = 2 on shop-2, 8 in all — not shop-1's 6 plus shop-2's 4 at the instant. Whether
+        // shop-2 was already running (listed, but without a target and so without an in-flight reading) at the last
+        // sample, or not started yet, makes no difference.
         var first = new Target("shop-1", "shop", 1, 4000, _time.GetTimestamp(), TimeSpan.Zero, _time.TimestampFrequency);
         _processes[41] = new ProcessSample(1000, 1);
         _processes[42] = new ProcessSample(1000, 1);
@@ -128,6 +132,11 @@ public sealed class TaskSamplerTests
         }
 
         _running.Add(new RunningTask("shop", "shop-1", 41, InFlightReading.Of(first, _time.GetTimestamp())));
+        if (listedBeforeItWasInService)
+        {
+            _running.Add(new RunningTask("shop", "shop-2", 42));
+        }
+
         _sampler.Sample();
         _time.Advance(TimeSpan.FromMilliseconds(500));
         var second = new Target("shop-2", "shop", 1, 4001, _time.GetTimestamp(), TimeSpan.Zero, _time.TimestampFrequency);
@@ -140,6 +149,7 @@ public sealed class TaskSamplerTests
         _time.Advance(TimeSpan.FromMilliseconds(500));
         _store.Advance();
         _running[0] = new RunningTask("shop", "shop-1", 41, InFlightReading.Of(first, _time.GetTimestamp()));
+        _running.RemoveAll(t => t.TaskId == "shop-2");
         _running.Add(new RunningTask("shop", "shop-2", 42, InFlightReading.Of(second, _time.GetTimestamp())));
         SampleAndTick();
 
