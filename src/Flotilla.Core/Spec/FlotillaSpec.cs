@@ -37,4 +37,13 @@ public sealed record AccessLogSpec
 
     /// <summary>Also write each line to Flotilla's standard output. Default false.</summary>
     public bool Stdout { get; init; }
+
+    /// <summary>
+    /// The largest <c>access.log</c> grows, in bytes: a line that would take it past this goes to a fresh file, and the
+    /// full one becomes <c>access.log.1</c>. Default 100 MB; 1 MB to 1 TB.
+    /// </summary>
+    public long MaxSize { get; init; } = 100_000_000;
+
+    /// <summary>How many rotated files to keep (<c>access.log.1</c>, the newest, to <c>access.log.N</c>); older ones are deleted. Default 5; 1 to 100.</summary>
+    public int MaxFiles { get; init; } = 5;
 }

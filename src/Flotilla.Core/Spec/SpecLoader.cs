@@ -103,8 +103,14 @@ public static partial class SpecLoader
     private static AccessLogSpec ReadAccessLog(YamlFields fields, YamlNode? node, string path)
     {
         var log = new AccessLogSpec();
-        var map = fields.Map(node, path, "enabled", "stdout");
-        return map is null ? log : log with { Enabled = map.Bool("enabled") ?? log.Enabled, Stdout = map.Bool("stdout") ?? log.Stdout };
+        var map = fields.Map(node, path, "enabled", "stdout", "maxSize", "maxFiles");
+        return map is null ? log : log with
+        {
+            Enabled = map.Bool("enabled") ?? log.Enabled,
+            Stdout = map.Bool("stdout") ?? log.Stdout,
+            MaxSize = map.Size("maxSize") ?? log.MaxSize,
+            MaxFiles = map.Int("maxFiles") ?? log.MaxFiles,
+        };
     }
 
     private static AdminSpec ReadAdmin(YamlFields fields, YamlNode? node, string path)

@@ -26,6 +26,9 @@ internal static partial class SpecValidator
             ValidateService(spec.Services[i], $"services.{spec.Services[i].Name}", errors);
         }
 
+        CheckRange("accessLog.maxSize", spec.AccessLog.MaxSize, 1_000_000, 1_000_000_000_000, errors);
+        CheckRange("accessLog.maxFiles", spec.AccessLog.MaxFiles, 1, 100, errors);
+
         var listenerNames = new HashSet<string>(StringComparer.Ordinal);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
         if (spec.Admin.Listen.Port != 0)

@@ -215,11 +215,22 @@ public sealed class SpecLoaderTests
         Assert.Contains(expected, $"{error.Path}: {error.Message}");
     }
 
+    [Theory]
+    [InlineData("maxSize: 1KB", "f.yaml:1 accessLog.maxSize: must be between 1000000 and 1000000000000, got 1000")]
+    [InlineData("maxSize: lots", "f.yaml:1 accessLog.maxSize: must be a size such as 1048576, 512KB, 10MB or 1GB, got 'lots'")]
+    [InlineData("maxFiles: 0", "f.yaml:1 accessLog.maxFiles: must be between 1 and 100, got 0")]
+    public void Load_BadAccessLogField_ReportsIt(string field, string expected)
+    {
+        var result = Load($"accessLog: {{ {field} }}\n{Minimal}");
+
+        Assert.Equal(expected, Errors(result));
+    }
+
     [Fact]
     public void Load_DataPlaneSpec_ReadsListenerRulesActionsAndServiceSettings()
     {
         var result = Load("""
-            accessLog: { enabled: false, stdout: true }
+            accessLog: { enabled: false, stdout: true, maxSize: 10MB, maxFiles: 2 }
             listeners:
               - name: secure
                 listen: 127.0.0.1:8443
@@ -267,7 +278,7 @@ public sealed class SpecLoaderTests
 
         Assert.True(result.IsValid, Errors(result));
         var spec = result.Document!.Spec;
-        Assert.Equal(new AccessLogSpec { Enabled = false, Stdout = true }, spec.AccessLog);
+        Assert.Equal(new AccessLogSpec { Enabled = false, Stdout = true, MaxSize = 10_000_000, MaxFiles = 2 }, spec.AccessLog);
         var secure = spec.Listeners[0];
         Assert.Equal(ListenerProtocol.Https, secure.Protocol);
         Assert.Equal(new CertificateSpec { Cert = "a.pem", Key = "a-key.pem" }, Assert.Single(secure.Tls!.Certificates));

@@ -11,6 +11,9 @@ namespace Flotilla.Proxy.AccessLog;
 /// One JSON line per request, to <c>access.log</c> in the state directory and optionally to standard output. Requests
 /// only enqueue their <see cref="ProxyRequest"/> into a bounded channel; a single background writer formats and writes.
 /// When the channel is full the line is dropped and counted (<see cref="Dropped"/>): the request path never waits on a disk.
+/// The writer also rotates the file, so that the state directory stays bounded without an outside tool: a line that
+/// would take <c>access.log</c> past <see cref="AccessLogSpec.MaxSize"/> starts a fresh one, and the full files are
+/// kept as <c>access.log.1</c> (newest) to <c>access.log.N</c>.
 /// </summary>
 internal sealed class AccessLogWriter : IAsyncDisposable
 {
@@ -27,29 +30,29 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         SingleReader = true,
     });
 
-    private readonly Stream? _file;
+    private readonly string _path;
+    private readonly long _maxSize;
+    private readonly int _maxFiles;
     private readonly Stream? _stdout;
     private readonly Task _writer;
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _dropped;
+    private FileStream? _file;
+    private long _fileLength;
 
     public AccessLogWriter(AccessLogSpec spec, string path)
     {
         Enabled = spec.Enabled;
+        _path = path;
+        _maxSize = spec.MaxSize;
+        _maxFiles = spec.MaxFiles;
         if (!Enabled)
         {
             _writer = Task.CompletedTask;
             return;
         }
 
-        _file = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.Append,
-            Access = FileAccess.Write,
-            Share = FileShare.Read,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            BufferSize = 64 * 1024,
-        });
+        _file = Open();
         _stdout = spec.Stdout ? Console.OpenStandardOutput() : null;
         _writer = Task.Run(WriteAsync);
     }
@@ -123,10 +126,21 @@ internal sealed class AccessLogWriter : IAsyncDisposable
             await Task.WhenAny(Task.Delay(BatchWindow), _closing.Task);
             while (reader.TryRead(out var request))
             {
+                var lineStart = buffer.WrittenCount;
                 Format(request, json);
                 json.Flush();
                 json.Reset();
                 buffer.Write("\n"u8);
+                if (_fileLength + buffer.WrittenCount > _maxSize && _fileLength + lineStart > 0)
+                {
+                    // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
+                    await WriteAsync(buffer.WrittenMemory[..lineStart]);
+                    var line = buffer.WrittenSpan[lineStart..].ToArray();
+                    buffer.ResetWrittenCount();
+                    buffer.Write(line);
+                    Rotate();
+                }
+
                 if (buffer.WrittenCount >= 60 * 1024)
                 {
                     await FlushAsync(buffer);
@@ -139,13 +153,48 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
     private async Task FlushAsync(ArrayBufferWriter<byte> buffer)
     {
-        await _file!.WriteAsync(buffer.WrittenMemory);
+        await WriteAsync(buffer.WrittenMemory);
+        buffer.ResetWrittenCount();
+    }
+
+    private async Task WriteAsync(ReadOnlyMemory<byte> lines)
+    {
+        await _file!.WriteAsync(lines);
         await _file.FlushAsync();
+        _fileLength += lines.Length;
         if (_stdout is not null)
         {
-            await _stdout.WriteAsync(buffer.WrittenMemory);
+            await _stdout.WriteAsync(lines);
+        }
+    }
+
+    /// <summary>access.log becomes access.log.1, access.log.1 becomes .2, and so on; the oldest beyond the count is overwritten.</summary>
+    private void Rotate()
+    {
+        _file!.Dispose();
+        for (var i = _maxFiles - 1; i >= 1; i--)
+        {
+            if (File.Exists($"{_path}.{i}"))
+            {
+                File.Move($"{_path}.{i}", $"{_path}.{i + 1}", overwrite: true);
+            }
         }
 
-        buffer.ResetWrittenCount();
+        File.Move(_path, _path + ".1", overwrite: true);
+        _file = Open();
+    }
+
+    private FileStream Open()
+    {
+        var file = new FileStream(_path, new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            BufferSize = 64 * 1024,
+        });
+        _fileLength = file.Length;
+        return file;
     }
 }
