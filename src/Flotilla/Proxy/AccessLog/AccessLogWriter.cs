@@ -134,7 +134,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 if (_fileLength + buffer.WrittenCount > _maxSize && _fileLength + lineStart > 0)
                 {
                     // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
-                    await WriteAsync(buffer.WrittenMemory[..lineStart]);
+                    await AppendAsync(buffer.WrittenMemory[..lineStart]);
                     var line = buffer.WrittenSpan[lineStart..].ToArray();
                     buffer.ResetWrittenCount();
                     buffer.Write(line);
@@ -153,11 +153,11 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
     private async Task FlushAsync(ArrayBufferWriter<byte> buffer)
     {
-        await WriteAsync(buffer.WrittenMemory);
+        await AppendAsync(buffer.WrittenMemory);
         buffer.ResetWrittenCount();
     }
 
-    private async Task WriteAsync(ReadOnlyMemory<byte> lines)
+    private async Task AppendAsync(ReadOnlyMemory<byte> lines)
     {
         await _file!.WriteAsync(lines);
         await _file.FlushAsync();
