@@ -54,7 +54,8 @@ internal sealed class TaskSampler(
             var had = _previous.TryGetValue(task.TaskId, out var before);
             if (task.InFlight is { } inFlight)
             {
-                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince((had ? before.InFlight : null) ?? sinceLastSample));
+                // No earlier in-flight reading (not listed then, or listed without a target): its target is newer than the last sample.
+                store.SetGauge(task.Service, task.TaskId, Metric.InFlight, inFlight.MeanSince(before.InFlight ?? sinceLastSample));
             }
 
             var process = readProcess(task.Pid);

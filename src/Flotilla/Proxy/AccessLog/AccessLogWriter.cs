@@ -30,9 +30,8 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         SingleReader = true,
     });
 
+    private readonly AccessLogSpec _spec;
     private readonly string _path;
-    private readonly long _maxSize;
-    private readonly int _maxFiles;
     private readonly Stream? _stdout;
     private readonly Task _writer;
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,16 +42,15 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     public AccessLogWriter(AccessLogSpec spec, string path)
     {
         Enabled = spec.Enabled;
+        _spec = spec;
         _path = path;
-        _maxSize = spec.MaxSize;
-        _maxFiles = spec.MaxFiles;
         if (!Enabled)
         {
             _writer = Task.CompletedTask;
             return;
         }
 
-        _file = Open();
+        Open();
         _stdout = spec.Stdout ? Console.OpenStandardOutput() : null;
         _writer = Task.Run(WriteAsync);
     }
@@ -131,7 +129,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 json.Flush();
                 json.Reset();
                 buffer.Write("\n"u8);
-                if (_fileLength + buffer.WrittenCount > _maxSize && _fileLength + lineStart > 0)
+                if (_fileLength + buffer.WrittenCount > _spec.MaxSize && _fileLength + lineStart > 0)
                 {
                     // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
                     await AppendAsync(buffer.WrittenMemory[..lineStart]);
@@ -172,7 +170,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private void Rotate()
     {
         _file!.Dispose();
-        for (var i = _maxFiles - 1; i >= 1; i--)
+        for (var i = _spec.MaxFiles - 1; i >= 1; i--)
         {
             if (File.Exists($"{_path}.{i}"))
             {
@@ -181,12 +179,13 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         }
 
         File.Move(_path, _path + ".1", overwrite: true);
-        _file = Open();
+        Open();
     }
 
-    private FileStream Open()
+    /// <summary>Opens access.log to append to it; what an earlier run left in it counts toward its size.</summary>
+    private void Open()
     {
-        var file = new FileStream(_path, new FileStreamOptions
+        _file = new FileStream(_path, new FileStreamOptions
         {
             Mode = FileMode.Append,
             Access = FileAccess.Write,
@@ -194,7 +193,6 @@ internal sealed class AccessLogWriter : IAsyncDisposable
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             BufferSize = 64 * 1024,
         });
-        _fileLength = file.Length;
-        return file;
+        _fileLength = _file.Length;
     }
 }
