@@ -40,7 +40,7 @@ internal sealed partial class ProxyServer(
             return;
         }
 
-        var accessLog = _accessLog = new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"));
+        var accessLog = _accessLog = new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
         var ledger = new RequestLedger(metrics, store, accessLog, time);
         var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });

@@ -75,7 +75,7 @@ internal sealed class FlotillaMetrics
         meter.CreateObservableGauge("flotilla.target.in_flight", ObserveInFlight, unit: "{request}", description: "Requests forwarded to each task and not yet answered.");
         meter.CreateObservableGauge("flotilla.target.ejected", ObserveEjected, unit: "{target}", description: "Tasks of each service currently ejected by passive health.");
         meter.CreateObservableGauge("flotilla.panic", ObservePanic, unit: "{service}", description: "1 while a service is in panic mode (too few healthy tasks: routing to all), else 0.");
-        meter.CreateObservableCounter("flotilla.access_log.dropped", () => _accessLog?.Dropped ?? 0, unit: "{line}", description: "Access-log lines dropped because the writer could not keep up.");
+        meter.CreateObservableCounter("flotilla.access_log.dropped", () => _accessLog?.Dropped ?? 0, unit: "{line}", description: "Access-log lines dropped because the writer could not keep up, or could not write them (a full disk).");
     }
 
     public void ObserveTargets(TargetGroups targets) => _targets = targets;

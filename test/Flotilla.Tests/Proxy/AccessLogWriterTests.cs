@@ -4,6 +4,7 @@ using System.Text.Json;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.AccessLog;
 using Flotilla.Proxy.Forwarding;
+using Microsoft.Extensions.Logging;
 
 namespace Flotilla.Tests.Proxy;
 
@@ -16,6 +17,11 @@ public sealed class AccessLogWriterTests : IDisposable
         foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*"))
         {
             File.Delete(file);
+        }
+
+        if (Directory.Exists(_path + ".1"))
+        {
+            Directory.Delete(_path + ".1");
         }
     }
 
@@ -57,6 +63,74 @@ public sealed class AccessLogWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_AFileLeftCutShort_EndsItsLastLineFirst()
+    {
+        await File.WriteAllTextAsync(_path, "{\"time\":", TestContext.Current.CancellationToken);
+        var writer = new AccessLogWriter(new AccessLogSpec(), _path);
+        writer.Write(Request("r0"));
+
+        await writer.DisposeAsync();
+
+        var lines = File.ReadAllLines(_path);
+        Assert.Equal(["{\"time\":", lines[1]], lines);
+        Assert.Equal("r0", JsonDocument.Parse(lines[1]).RootElement.GetProperty("requestId").GetString());
+    }
+
+    [Fact]
+    public async Task Write_AfterMaxFilesWasLowered_DeletesTheRotatedFilesAboveIt()
+    {
+        await File.WriteAllTextAsync(_path, new string('x', 99) + "\n", TestContext.Current.CancellationToken);
+        for (var i = 1; i <= 5; i++)
+        {
+            await File.WriteAllTextAsync($"{_path}.{i}", $"file {i}\n", TestContext.Current.CancellationToken);
+        }
+
+        var writer = new AccessLogWriter(new AccessLogSpec { MaxSize = 100, MaxFiles = 2 }, _path);
+        writer.Write(Request("r0"));
+
+        await writer.DisposeAsync();
+
+        Assert.Equal(new string('x', 99) + "\n", await File.ReadAllTextAsync(_path + ".1", TestContext.Current.CancellationToken));
+        Assert.Equal("file 1\n", await File.ReadAllTextAsync(_path + ".2", TestContext.Current.CancellationToken));
+        Assert.All([3, 4, 5], i => Assert.False(File.Exists($"{_path}.{i}")));
+        Assert.Equal("r0", JsonDocument.Parse(Assert.Single(File.ReadLines(_path))).RootElement.GetProperty("requestId").GetString());
+    }
+
+    [Fact]
+    public async Task Write_WhenAWriteFails_DropsAndCountsThoseLines_LogsOnce_AndWritesAgainWhenItCan()
+    {
+        // A directory where the rotation must put access.log.1: the rename fails as on a broken disk, until it is removed.
+        Directory.CreateDirectory(_path + ".1");
+        var log = new RecordingLogger();
+        var writer = new AccessLogWriter(new AccessLogSpec { MaxSize = 2_000, MaxFiles = 1 }, _path, log);
+        for (var i = 0; i < 20; i++)
+        {
+            writer.Write(Request($"r{i}")); // about 6,000 bytes: the first 2,000 fill the file, then it must rotate
+        }
+
+        await log.Logged(LogLevel.Error).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Directory.Delete(_path + ".1");
+        for (var i = 20; i < 25; i++)
+        {
+            writer.Write(Request($"r{i}"));
+        }
+
+        await log.Logged(LogLevel.Information).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await writer.DisposeAsync();
+
+        var error = Assert.Single(log.Messages, m => m.Level == LogLevel.Error);
+        Assert.Contains($"cannot write {_path}", error.Text);
+        var again = Assert.Single(log.Messages, m => m.Level == LogLevel.Information);
+        Assert.Contains($"{writer.Dropped} lines were dropped", again.Text);
+        Assert.InRange(writer.Dropped, 1, 19);
+        var written = File.ReadLines(_path + ".1").Concat(File.ReadLines(_path))
+            .Select(line => int.Parse(JsonDocument.Parse(line).RootElement.GetProperty("requestId").GetString()![1..])).ToList();
+        Assert.Equal(25, written.Count + writer.Dropped);
+        Assert.Equal(written.Order(), written);
+        Assert.Equal(Enumerable.Range(20, 5), written.TakeLast(5)); // every line after the failure was written
+    }
+
+    [Fact]
     public async Task Dispose_WritesEveryQueuedLineInOrder_AndCountsWhatDidNotFit()
     {
         const int Requests = 100_000; // more than the queue holds, and many 60 KB flushes within one batch
@@ -84,6 +158,49 @@ public sealed class AccessLogWriterTests : IDisposable
 
         Assert.False(File.Exists(_path));
         Assert.Equal(0, writer.Dropped);
+    }
+
+    private sealed class RecordingLogger : ILogger
+    {
+        private readonly Lock _lock = new();
+        private readonly List<(LogLevel Level, string Text)> _messages = [];
+        private readonly Dictionary<LogLevel, TaskCompletionSource> _logged = [];
+
+        public IReadOnlyList<(LogLevel Level, string Text)> Messages
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _messages];
+                }
+            }
+        }
+
+        /// <summary>Completes when a message of the level has been logged.</summary>
+        public Task Logged(LogLevel level)
+        {
+            lock (_lock)
+            {
+                return Waiter(level).Task;
+            }
+        }
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_lock)
+            {
+                _messages.Add((logLevel, formatter(state, exception)));
+                Waiter(logLevel).TrySetResult();
+            }
+        }
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        private TaskCompletionSource Waiter(LogLevel level) =>
+            _logged.TryGetValue(level, out var waiter) ? waiter : _logged[level] = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static ProxyRequest Request(string id) => new()

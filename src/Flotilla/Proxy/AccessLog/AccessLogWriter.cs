@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.Forwarding;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flotilla.Proxy.AccessLog;
 
@@ -14,8 +15,10 @@ namespace Flotilla.Proxy.AccessLog;
 /// The writer also rotates the file, so that the state directory stays bounded without an outside tool: a line that
 /// would take <c>access.log</c> past <see cref="AccessLogSpec.MaxSize"/> starts a fresh one, and the full files are
 /// kept as <c>access.log.1</c> (newest) to <c>access.log.N</c>.
+/// A write that fails (a full disk, a state directory made read-only) loses that batch's lines, counted as dropped,
+/// and is logged once; the writer opens the file again for the next batch and logs when it writes again.
 /// </summary>
-internal sealed class AccessLogWriter : IAsyncDisposable
+internal sealed partial class AccessLogWriter : IAsyncDisposable
 {
     /// <summary>Lines that may wait for the writer: about 10 MB of pending requests at most.</summary>
     private const int Capacity = 32_768;
@@ -32,6 +35,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
     private readonly AccessLogSpec _spec;
     private readonly string _path;
+    private readonly ILogger _logger;
     private readonly Stream? _stdout;
     private readonly Task _writer;
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,25 +43,29 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private FileStream? _file;
     private long _fileLength;
 
-    public AccessLogWriter(AccessLogSpec spec, string path)
+    /// <summary>Lines dropped since the last write failed; null while writes succeed.</summary>
+    private long? _droppedSinceFailure;
+
+    public AccessLogWriter(AccessLogSpec spec, string path, ILogger? logger = null)
     {
         Enabled = spec.Enabled;
         _spec = spec;
         _path = path;
+        _logger = logger ?? NullLogger.Instance;
         if (!Enabled)
         {
             _writer = Task.CompletedTask;
             return;
         }
 
-        Open();
+        _file = Open();
         _stdout = spec.Stdout ? Console.OpenStandardOutput() : null;
         _writer = Task.Run(WriteAsync);
     }
 
     public bool Enabled { get; }
 
-    /// <summary>Lines lost because the writer could not keep up.</summary>
+    /// <summary>Lines lost because the writer could not keep up, or could not write them.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     public void Write(ProxyRequest request)
@@ -122,30 +130,64 @@ internal sealed class AccessLogWriter : IAsyncDisposable
             // request (each wake-up is a thread-pool hand-off paid on the request path), and lines reach the file
             // within a window. Closing the writer skips the wait.
             await Task.WhenAny(Task.Delay(BatchWindow), _closing.Task);
-            while (reader.TryRead(out var request))
+            var buffered = 0;
+            try
             {
-                var lineStart = buffer.WrittenCount;
-                Format(request, json);
-                json.Flush();
-                json.Reset();
-                buffer.Write("\n"u8);
-                if (_fileLength + buffer.WrittenCount > _spec.MaxSize && _fileLength + lineStart > 0)
+                _file ??= Open();
+                while (reader.TryRead(out var request))
                 {
-                    // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
-                    await AppendAsync(buffer.WrittenMemory[..lineStart]);
-                    var line = buffer.WrittenSpan[lineStart..].ToArray();
-                    buffer.ResetWrittenCount();
-                    buffer.Write(line);
-                    Rotate();
+                    var lineStart = buffer.WrittenCount;
+                    Format(request, json);
+                    json.Flush();
+                    json.Reset();
+                    buffer.Write("\n"u8);
+                    buffered++;
+                    if (_fileLength + buffer.WrittenCount > _spec.MaxSize && _fileLength + lineStart > 0)
+                    {
+                        // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
+                        await AppendAsync(buffer.WrittenMemory[..lineStart]);
+                        var line = buffer.WrittenSpan[lineStart..].ToArray();
+                        buffer.ResetWrittenCount();
+                        buffer.Write(line);
+                        buffered = 1;
+                        Rotate();
+                    }
+
+                    if (buffer.WrittenCount >= 60 * 1024)
+                    {
+                        await FlushAsync(buffer);
+                        buffered = 0;
+                    }
                 }
 
-                if (buffer.WrittenCount >= 60 * 1024)
+                await FlushAsync(buffer);
+                if (_droppedSinceFailure is { } dropped)
                 {
-                    await FlushAsync(buffer);
+                    _droppedSinceFailure = null;
+                    LogWritingAgain(_path, dropped);
                 }
             }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // This batch is lost: what was formatted and what is still queued for it. The next batch opens the file again.
+                while (reader.TryRead(out _))
+                {
+                    buffered++;
+                }
 
-            await FlushAsync(buffer);
+                buffer.ResetWrittenCount();
+                json.Reset();
+                Interlocked.Add(ref _dropped, buffered);
+                var file = _file;
+                _file = null;
+                CloseAfterFailure(file);
+                if (_droppedSinceFailure is null)
+                {
+                    LogCannotWrite(_path, exception.Message);
+                }
+
+                _droppedSinceFailure = (_droppedSinceFailure ?? 0) + buffered;
+            }
         }
     }
 
@@ -166,10 +208,19 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>access.log becomes access.log.1, access.log.1 becomes .2, and so on; the oldest beyond the count is overwritten.</summary>
+    /// <summary>
+    /// access.log becomes access.log.1, access.log.1 becomes .2, and so on; the oldest beyond the count is overwritten,
+    /// and files numbered above it (left when <see cref="AccessLogSpec.MaxFiles"/> was lowered) are deleted.
+    /// </summary>
     private void Rotate()
     {
         _file!.Dispose();
+        _file = null;
+        for (var i = _spec.MaxFiles + 1; File.Exists($"{_path}.{i}"); i++)
+        {
+            File.Delete($"{_path}.{i}");
+        }
+
         for (var i = _spec.MaxFiles - 1; i >= 1; i--)
         {
             if (File.Exists($"{_path}.{i}"))
@@ -179,13 +230,23 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         }
 
         File.Move(_path, _path + ".1", overwrite: true);
-        Open();
+        _file = Open();
     }
 
-    /// <summary>Opens access.log to append to it; what an earlier run left in it counts toward its size.</summary>
-    private void Open()
+    /// <summary>
+    /// Opens access.log to append to it; what an earlier run left in it counts toward its size. A last line cut short
+    /// (by a failed write, or a crash) is ended first, so that the next line is whole.
+    /// </summary>
+    private FileStream Open()
     {
-        _file = new FileStream(_path, new FileStreamOptions
+        var cutShort = false;
+        if (File.Exists(_path))
+        {
+            using var existing = File.OpenRead(_path);
+            cutShort = existing.Length > 0 && existing.Seek(-1, SeekOrigin.End) >= 0 && existing.ReadByte() != '\n';
+        }
+
+        var file = new FileStream(_path, new FileStreamOptions
         {
             Mode = FileMode.Append,
             Access = FileAccess.Write,
@@ -193,6 +254,31 @@ internal sealed class AccessLogWriter : IAsyncDisposable
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             BufferSize = 64 * 1024,
         });
-        _fileLength = _file.Length;
+        if (cutShort)
+        {
+            file.Write("\n"u8);
+            file.Flush();
+        }
+
+        _fileLength = file.Length;
+        return file;
     }
+
+    /// <summary>Closes a file whose write failed; its buffered bytes are part of the lost batch, so a second failure is ignored.</summary>
+    private static void CloseAfterFailure(FileStream? file)
+    {
+        try
+        {
+            file?.Dispose();
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "access log: cannot write {Path}: {Reason}; lines are dropped (flotilla_access_log_dropped_total) until a write succeeds")]
+    private partial void LogCannotWrite(string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "access log: writing {Path} again; {Dropped} lines were dropped while it failed")]
+    private partial void LogWritingAgain(string path, long dropped);
 }
