@@ -27,11 +27,22 @@ public static class SpecDiff
             return;
         }
 
+        if (before is not null && after is not null && before.GetType() != after.GetType())
+        {
+            // A different kind of the same thing (a rule that forwarded now answers itself): no field to compare.
+            changes.Add($"{path}: {Kind(before)} → {Kind(after)}");
+            return;
+        }
+
         if (before is null || after is null || !IsRecord(before.GetType()))
         {
             if (IsDictionary(before) || IsDictionary(after))
             {
                 WalkDictionary(before as IDictionary, after as IDictionary, path, changes);
+            }
+            else if (RecordItems(before) is { } beforeItems && RecordItems(after) is { } afterItems)
+            {
+                WalkItems(beforeItems, afterItems, path, changes);
             }
             else if (!SameSequence(before, after))
             {
@@ -46,6 +57,32 @@ public static class SpecDiff
             Walk(property.GetValue(before), property.GetValue(after), Join(path, YamlName(property.Name)), changes);
         }
     }
+
+    /// <summary>
+    /// Lists of records (a listener's rules, a rule's weighted services) item by item, so that an unchanged list is no
+    /// change and a changed one names the field: <c>rules[1].path: /api → /v2</c>, <c>rules[2]: added</c>.
+    /// </summary>
+    private static void WalkItems(List<object?> before, List<object?> after, string path, List<string> changes)
+    {
+        for (var i = 0; i < Math.Max(before.Count, after.Count); i++)
+        {
+            if (i >= before.Count || i >= after.Count)
+            {
+                changes.Add($"{path}[{i}]: {(i >= before.Count ? "added" : "removed")}");
+            }
+            else
+            {
+                Walk(before[i], after[i], $"{path}[{i}]", changes);
+            }
+        }
+    }
+
+    /// <summary>The items of a sequence of records (not of strings, numbers or single-value records); null for anything else.</summary>
+    private static List<object?>? RecordItems(object? value) =>
+        value is IEnumerable items and not string && value.GetType().GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable
+        && IsRecord(enumerable.GetGenericArguments()[0])
+            ? items.Cast<object?>().ToList()
+            : null;
 
     private static void WalkDictionary(IDictionary? before, IDictionary? after, string path, List<string> changes)
     {
@@ -93,6 +130,10 @@ public static class SpecDiff
         IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(Show)) + "]",
         _ => value.ToString() ?? "",
     };
+
+    /// <summary>A record's kind for a message: <c>ForwardAction</c> is <c>forward</c>, <c>FixedResponseAction</c> <c>fixedResponse</c>.</summary>
+    private static string Kind(object value) =>
+        IsRecord(value.GetType()) ? YamlName(value.GetType().Name.Replace("Action", "", StringComparison.Ordinal)) : Show(value);
 
     internal static string YamlName(string property) => char.ToLowerInvariant(property[0]) + property[1..];
 
