@@ -168,6 +168,23 @@ public sealed class DeploymentTests
         using var routed = await flotilla.Http.GetAsync(flotilla.Listener() + "/extra/x", TestContext.Current.CancellationToken);
         Assert.Equal("extra-1", routed.Headers.GetValues("X-Task-Id").Single());
 
+        // The access log changes in place: turned off, a request leaves no line; turned on again, the next one does.
+        // Lines are written in order, so once the second is in the file the first would be too, had it been logged.
+        await File.WriteAllTextAsync(Path.Combine(flotilla.Directory, "quiet.yaml"), "accessLog: { enabled: false }\n" + changed, TestContext.Current.CancellationToken);
+        var (quietCode, quiet) = await flotilla.CliAsync("apply", "quiet.yaml");
+        Assert.True(quietCode == 0, quiet);
+        Assert.Contains("access log change: accessLog.enabled: true → false", quiet);
+        (await flotilla.Http.GetAsync(flotilla.Listener() + "/extra/while-off", TestContext.Current.CancellationToken)).Dispose();
+        var (loudCode, loud) = await flotilla.CliAsync("apply", "next.yaml");
+        Assert.True(loudCode == 0, loud);
+        (await flotilla.Http.GetAsync(flotilla.Listener() + "/extra/after", TestContext.Current.CancellationToken)).Dispose();
+        var paths = await Eventually.Until(
+            () => Task.FromResult(flotilla.AccessLog().Select(l => l.GetProperty("path").GetString()).ToList()),
+            logged => logged.Contains("/extra/after"),
+            TimeSpan.FromSeconds(10),
+            "the access-log line of the request after the log was turned on again");
+        Assert.DoesNotContain("/extra/while-off", paths);
+
         var moved = changed.Replace("listen: 127.0.0.1:0", "listen: 127.0.0.1:1", StringComparison.Ordinal);
         await File.WriteAllTextAsync(Path.Combine(flotilla.Directory, "moved.yaml"), moved.Replace("admin: { listen: 127.0.0.1:1 }", "admin: { listen: 127.0.0.1:0 }", StringComparison.Ordinal), TestContext.Current.CancellationToken);
         var (refusedCode, refused) = await flotilla.CliAsync("apply", "moved.yaml");

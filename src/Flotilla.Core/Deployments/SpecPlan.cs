@@ -20,13 +20,18 @@ public sealed record ServicePlan(string Name, ServicePlanAction Action, Immutabl
 
 /// <summary>
 /// The difference between the running fleet's spec and a new one, as <c>flotilla apply</c> prints it before carrying it
-/// out. Changes that need the listening sockets or the access log reopened are refused as a whole, never half-applied.
+/// out. Changes that need the listening sockets or the admin API bound again are refused as a whole, never half-applied.
 /// </summary>
-public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArray<string> ListenerChanges, ImmutableArray<string> Refused)
+/// <param name="Services">What happens to each service that changes.</param>
+/// <param name="ListenerChanges">Listener settings that take effect at once (rules, limits, trust).</param>
+/// <param name="AccessLogChanges">The access log's settings, which take effect at once.</param>
+/// <param name="Refused">Changes that need a restart; any one of them stops the whole apply.</param>
+public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArray<string> ListenerChanges, ImmutableArray<string> AccessLogChanges, ImmutableArray<string> Refused)
 {
     public string Summary =>
         $"{Count(ServicePlanAction.Add)} added, {Count(ServicePlanAction.Update)} changed ({Services.Count(s => !s.TaskDefinitionChanges.IsEmpty)} new revisions), "
-        + $"{Count(ServicePlanAction.Remove)} removed, {ListenerChanges.Length} listener changes";
+        + $"{Count(ServicePlanAction.Remove)} removed, {ListenerChanges.Length} listener changes"
+        + (AccessLogChanges.IsEmpty ? "" : $", {AccessLogChanges.Length} access-log changes");
 
     /// <summary>Listener fields that only a restart can change: they are the bound sockets and their TLS.</summary>
     private static readonly string[] RestartFields = ["listen", "protocol", "tls", "http2", "redirect"];
@@ -35,7 +40,7 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
     {
         var refused = ImmutableArray.CreateBuilder<string>();
         refused.AddRange(SpecDiff.Compare(current.Spec.Admin, next.Admin, "admin"));
-        refused.AddRange(SpecDiff.Compare(current.Spec.AccessLog, next.AccessLog, "accessLog"));
+        var accessLog = SpecDiff.Compare(current.Spec.AccessLog, next.AccessLog, "accessLog");
 
         var listenerChanges = ImmutableArray.CreateBuilder<string>();
         var before = current.Spec.Listeners.Select(l => l.Name).ToList();
@@ -78,7 +83,7 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
             services.Add(new ServicePlan(name, ServicePlanAction.Remove, [], []));
         }
 
-        return new SpecPlan(services.ToImmutable(), listenerChanges.ToImmutable(), refused.ToImmutable());
+        return new SpecPlan(services.ToImmutable(), listenerChanges.ToImmutable(), [.. accessLog], refused.ToImmutable());
     }
 
     private int Count(ServicePlanAction action) => Services.Count(s => s.Action == action);

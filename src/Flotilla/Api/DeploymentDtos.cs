@@ -69,17 +69,18 @@ internal sealed record DeploymentDto(
 internal sealed record ServicePlanDto(string Name, string Action, IReadOnlyList<string> TaskDefinitionChanges, IReadOnlyList<string> ServiceChanges);
 
 /// <summary>What <c>flotilla apply</c> shows: the plan, whether it was carried out, and what stopped it.</summary>
-internal sealed record ApplyResultDto(IReadOnlyList<ServicePlanDto> Services, IReadOnlyList<string> ListenerChanges, IReadOnlyList<string> Refused, string Summary, bool Applied, IReadOnlyList<string> Errors)
+internal sealed record ApplyResultDto(IReadOnlyList<ServicePlanDto> Services, IReadOnlyList<string> ListenerChanges, IReadOnlyList<string> AccessLogChanges, IReadOnlyList<string> Refused, string Summary, bool Applied, IReadOnlyList<string> Errors)
 {
     public static ApplyResultDto From(SpecPlan plan, bool applied, IReadOnlyList<string> errors) => new(
         plan.Services.Select(s => new ServicePlanDto(s.Name, Names.Of(s.Action), s.TaskDefinitionChanges, s.ServiceChanges)).ToList(),
         plan.ListenerChanges,
+        plan.AccessLogChanges,
         plan.Refused,
         plan.Summary,
         applied,
         errors);
 
-    public static ApplyResultDto Invalid(IReadOnlyList<string> errors) => new([], [], [], "", false, errors);
+    public static ApplyResultDto Invalid(IReadOnlyList<string> errors) => new([], [], [], [], "", false, errors);
 }
 
 /// <summary><c>POST /api/v1/apply</c>: the spec's text, its file name for messages, and its directory for relative paths.</summary>

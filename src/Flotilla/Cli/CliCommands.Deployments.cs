@@ -78,6 +78,11 @@ internal static partial class CliCommands
             Output.Line($"listener change: {change}");
         }
 
+        foreach (var change in result.AccessLogChanges)
+        {
+            Output.Line($"access log change: {change}");
+        }
+
         foreach (var refused in result.Refused)
         {
             Console.Error.WriteLine($"needs a restart: {refused}");

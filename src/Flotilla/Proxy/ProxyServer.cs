@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Flotilla.Core.Fleet;
 using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
 using Flotilla.Hosting;
@@ -7,6 +8,7 @@ using Flotilla.Proxy.FastPath;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
+using Flotilla.Scheduling;
 using Flotilla.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -22,6 +24,7 @@ internal sealed partial class ProxyServer(
     StateDirectory stateDirectory,
     ListenerDirectory listeners,
     RoutingTable routes,
+    FleetView fleet,
     TargetGroups targets,
     FlotillaMetrics metrics,
     MetricStore store,
@@ -40,7 +43,7 @@ internal sealed partial class ProxyServer(
             return;
         }
 
-        var accessLog = _accessLog = new AccessLogWriter(spec.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
+        var accessLog = _accessLog = new AccessLogWriter(fleet.Current.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
         var ledger = new RequestLedger(metrics, store, accessLog, time);
         var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
@@ -66,6 +69,7 @@ internal sealed partial class ProxyServer(
 
         var app = builder.Build();
         metrics.ObserveAccessLog(accessLog);
+        fleet.Changed += ApplyAccessLog;
         app.UseMiddleware<ProxyMiddleware>();
         await app.StartAsync(cancellationToken);
         _app = app;
@@ -95,9 +99,13 @@ internal sealed partial class ProxyServer(
         // Not the container's to dispose (it was handed an instance): the last lines are written once no request is left.
         if (_accessLog is not null)
         {
+            fleet.Changed -= ApplyAccessLog;
             await _accessLog.DisposeAsync();
         }
     }
+
+    /// <summary>An apply's access-log settings take effect at once (the writer ignores a spec equal to its own).</summary>
+    private void ApplyAccessLog(FleetState state) => _accessLog?.Apply(state.Spec.AccessLog);
 
     private void Configure(ListenOptions options, ListenerRuntime listener, FastPathForwarder fastPath)
     {

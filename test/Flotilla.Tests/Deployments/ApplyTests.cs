@@ -58,6 +58,22 @@ public sealed class ApplyTests
     }
 
     [Fact]
+    public void Apply_AccessLogChanged_TakesEffectAtOnce_AndIsShownInThePlan()
+    {
+        var before = _fleet.State;
+        var next = before.Spec with { AccessLog = new AccessLogSpec { Stdout = true, MaxFiles = 2 } };
+
+        var plan = SpecPlan.Between(before, next);
+        var after = before.Apply(next, plan, "flotilla.yaml", _fleet.Now, _fleet.Events, out var error);
+
+        Assert.Null(error);
+        Assert.Empty(plan.Refused);
+        Assert.Equal(["accessLog.stdout: false → true", "accessLog.maxFiles: 5 → 2"], plan.AccessLogChanges);
+        Assert.EndsWith("0 listener changes, 2 access-log changes", plan.Summary);
+        Assert.Equal(next.AccessLog, after.Spec.AccessLog);
+    }
+
+    [Fact]
     public void Apply_RefusedChange_LeavesEverythingAsItWas()
     {
         var before = _fleet.State;

@@ -131,6 +131,31 @@ public sealed class AccessLogWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Apply_TurnedOffThenOnWithASmallerSize_TakesNoLineWhileOff_AndRotatesAtTheNewSize()
+    {
+        var writer = new AccessLogWriter(new AccessLogSpec(), _path);
+        writer.Write(Request("r0"));
+        writer.Apply(new AccessLogSpec { Enabled = false });
+        writer.Write(Request("r1"));
+        Assert.False(writer.Enabled);
+
+        writer.Apply(new AccessLogSpec { MaxSize = 1_000, MaxFiles = 10 });
+        for (var i = 2; i < 12; i++)
+        {
+            writer.Write(Request($"r{i}")); // about 3,000 bytes: rotated at 1,000
+        }
+
+        await writer.DisposeAsync();
+
+        string[] files = [.. Enumerable.Range(1, 10).Select(i => $"{_path}.{i}").Where(File.Exists).Reverse(), _path]; // oldest first
+        Assert.True(files.Length >= 3, string.Join(", ", files));
+        Assert.All(files, file => Assert.InRange(new FileInfo(file).Length, 1, 1_000));
+        var ids = files.SelectMany(File.ReadLines).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("requestId").GetString()).ToList();
+        Assert.Equal(["r0", .. Enumerable.Range(2, 10).Select(i => $"r{i}")], ids);
+        Assert.Equal(0, writer.Dropped);
+    }
+
+    [Fact]
     public async Task Dispose_WritesEveryQueuedLineInOrder_AndCountsWhatDidNotFit()
     {
         const int Requests = 100_000; // more than the queue holds, and many 60 KB flushes within one batch

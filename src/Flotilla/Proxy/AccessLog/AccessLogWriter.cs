@@ -17,6 +17,7 @@ namespace Flotilla.Proxy.AccessLog;
 /// kept as <c>access.log.1</c> (newest) to <c>access.log.N</c>.
 /// A write that fails (a full disk, a state directory made read-only) loses that batch's lines, counted as dropped,
 /// and is logged once; the writer opens the file again for the next batch and logs when it writes again.
+/// <c>flotilla apply</c> changes its settings in place (<see cref="Apply"/>).
 /// </summary>
 internal sealed partial class AccessLogWriter : IAsyncDisposable
 {
@@ -26,20 +27,21 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     /// <summary>How long the writer lets lines gather before it writes them.</summary>
     private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(50);
 
-    private readonly Channel<ProxyRequest> _queue = Channel.CreateBounded<ProxyRequest>(new BoundedChannelOptions(Capacity)
+    /// <summary>Requests to log; null wakes the writer for a batch without a line (after <see cref="Apply"/>).</summary>
+    private readonly Channel<ProxyRequest?> _queue = Channel.CreateBounded<ProxyRequest?>(new BoundedChannelOptions(Capacity)
     {
         // Wait (not DropWrite) so that TryWrite reports a full queue and the drop can be counted.
         FullMode = BoundedChannelFullMode.Wait,
         SingleReader = true,
     });
 
-    private readonly AccessLogSpec _spec;
     private readonly string _path;
     private readonly ILogger _logger;
-    private readonly Stream? _stdout;
     private readonly Task _writer;
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile AccessLogSpec _spec;
     private long _dropped;
+    private Stream? _stdout;
     private FileStream? _file;
     private long _fileLength;
 
@@ -48,22 +50,16 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
     public AccessLogWriter(AccessLogSpec spec, string path, ILogger? logger = null)
     {
-        Enabled = spec.Enabled;
         _spec = spec;
         _path = path;
         _logger = logger ?? NullLogger.Instance;
-        if (!Enabled)
-        {
-            _writer = Task.CompletedTask;
-            return;
-        }
 
-        _file = Open();
-        _stdout = spec.Stdout ? Console.OpenStandardOutput() : null;
+        // Opened now so that a state directory Flotilla cannot write to fails the start, not the first request.
+        _file = spec.Enabled ? Open() : null;
         _writer = Task.Run(WriteAsync);
     }
 
-    public bool Enabled { get; }
+    public bool Enabled => _spec.Enabled;
 
     /// <summary>Lines lost because the writer could not keep up, or could not write them.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -74,6 +70,21 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         {
             Interlocked.Increment(ref _dropped);
         }
+    }
+
+    /// <summary>
+    /// Takes an applied spec's settings. Lines already queued are still written; size, file count and stdout hold from
+    /// the next batch. Turned off, the log takes no new line and closes its file; turned on, it opens it again.
+    /// </summary>
+    public void Apply(AccessLogSpec spec)
+    {
+        if (spec == _spec)
+        {
+            return;
+        }
+
+        _spec = spec;
+        _queue.Writer.TryWrite(null);
     }
 
     public async ValueTask DisposeAsync()
@@ -133,9 +144,14 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
             var buffered = 0;
             try
             {
-                _file ??= Open();
                 while (reader.TryRead(out var request))
                 {
+                    if (request is null)
+                    {
+                        continue;
+                    }
+
+                    _file ??= Open();
                     var lineStart = buffer.WrittenCount;
                     Format(request, json);
                     json.Flush();
@@ -160,19 +176,28 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                     }
                 }
 
-                await FlushAsync(buffer);
-                if (_droppedSinceFailure is { } dropped)
+                if (buffer.WrittenCount > 0)
                 {
-                    _droppedSinceFailure = null;
-                    LogWritingAgain(_path, dropped);
+                    await FlushAsync(buffer);
+                    if (_droppedSinceFailure is { } dropped)
+                    {
+                        _droppedSinceFailure = null;
+                        LogWritingAgain(_path, dropped);
+                    }
+                }
+
+                if (!Enabled && _file is not null)
+                {
+                    await _file.DisposeAsync();
+                    _file = null;
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
             {
                 // This batch is lost: what was formatted and what is still queued for it. The next batch opens the file again.
-                while (reader.TryRead(out _))
+                while (reader.TryRead(out var request))
                 {
-                    buffered++;
+                    buffered += request is null ? 0 : 1;
                 }
 
                 buffer.ResetWrittenCount();
@@ -202,8 +227,9 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         await _file!.WriteAsync(lines);
         await _file.FlushAsync();
         _fileLength += lines.Length;
-        if (_stdout is not null)
+        if (_spec.Stdout)
         {
+            _stdout ??= Console.OpenStandardOutput();
             await _stdout.WriteAsync(lines);
         }
     }
