@@ -80,21 +80,27 @@ public sealed class LifecycleTests
         Directory.Delete(directory, recursive: true);
     }
 
-    [Fact(Timeout = 120_000)]
-    public async Task Up_ListenerPortInUse_ExitsWithOneBeforeStartingAnyTask()
+    [Theory(Timeout = 120_000)]
+    [InlineData("listener web")]
+    [InlineData("admin API")]
+    public async Task Up_PortInUse_SaysWhichInOneLine_AndExitsWithOneBeforeStartingAnyTask(string taker)
     {
         using var squatter = new TcpListener(IPAddress.Loopback, 0);
         squatter.Start();
         var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
         var directory = FlotillaInstance.NewDirectory();
-        var spec = Specs.Fleet(Specs.Web("shop").Replace("127.0.0.1:0", $"127.0.0.1:{port}", StringComparison.Ordinal), Specs.Shop("shop", 2));
+        var web = Specs.Web("shop");
+        var spec = taker == "admin API"
+            ? Specs.Fleet(web, Specs.Shop("shop", 2)).Replace(Specs.Admin, $"admin: {{ listen: 127.0.0.1:{port} }}", StringComparison.Ordinal)
+            : Specs.Fleet(web.Replace("127.0.0.1:0", $"127.0.0.1:{port}", StringComparison.Ordinal), Specs.Shop("shop", 2));
         await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, TestContext.Current.CancellationToken);
 
         var (code, output) = await OwnedProcess.RunAsync(directory, TimeSpan.FromSeconds(60), Paths.FlotillaDll, "up", "flotilla.yaml");
 
         Assert.Equal(1, code);
-        Assert.Contains($"127.0.0.1:{port}", output);
-        Assert.Contains("address already in use", output);
+        Assert.Contains($"flotilla could not start: {taker}: cannot listen on 127.0.0.1:{port}: address already in use", output);
+        Assert.DoesNotContain("   at ", output); // no stack trace
+        Assert.DoesNotContain("crit:", output);
         Assert.Empty(Directory.GetFiles(Path.Combine(directory, ".flotilla", "logs")));
         Directory.Delete(directory, recursive: true);
     }

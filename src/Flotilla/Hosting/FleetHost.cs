@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Flotilla.Api;
 using Flotilla.Autoscaling;
 using Flotilla.Core.Events;
@@ -9,6 +10,7 @@ using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Runtime;
 using Flotilla.Scheduling;
+using Microsoft.AspNetCore.Connections;
 using Flotilla.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -89,9 +91,16 @@ internal static class FleetHost
         {
             await app.StartAsync();
         }
-        catch (Exception e) when (e is IOException or OptionsValidationException)
+        catch (Exception e) when (e is IOException or SocketException or OptionsValidationException)
         {
-            error.WriteLine($"flotilla could not start: {e.Message}");
+            // The listeners' bind failures come named from the proxy; what Kestrel reports itself is the admin API's.
+            var reason = e switch
+            {
+                IOException { InnerException: AddressInUseException } => $"admin API: cannot listen on {spec.Spec.Admin.Listen}: address already in use",
+                SocketException socket => $"admin API: cannot listen on {spec.Spec.Admin.Listen}: {socket.Message}",
+                _ => e.Message,
+            };
+            error.WriteLine($"flotilla could not start: {reason}");
             return ExitFailure;
         }
 
@@ -133,6 +142,10 @@ internal static class FleetHost
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+
+        // The generic host logs a failed start with its stack trace (twice: the proxy's server is a host too); `up`
+        // prints the reason in one line instead. A failed background service still shows, as the critical stop.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         // With this category enabled at any level, ASP.NET starts an Activity per request for its log scopes: the proxy
         // starts its own (to continue the client's trace), and one per request is enough.

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Net.Sockets;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Metrics;
 using Flotilla.Core.Spec;
@@ -10,6 +11,7 @@ using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Scheduling;
 using Flotilla.Telemetry;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -71,7 +73,16 @@ internal sealed partial class ProxyServer(
         metrics.ObserveAccessLog(accessLog);
         fleet.Changed += ApplyAccessLog;
         app.UseMiddleware<ProxyMiddleware>();
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is IOException { InnerException: AddressInUseException } or SocketException)
+        {
+            await app.DisposeAsync();
+            throw new IOException(BindFailure(e), e);
+        }
+
         _app = app;
         foreach (var listener in listeners.All)
         {
@@ -102,6 +113,17 @@ internal sealed partial class ProxyServer(
             fleet.Changed -= ApplyAccessLog;
             await _accessLog.DisposeAsync();
         }
+    }
+
+    /// <summary>Which listener could not bind, and why: the one line <c>flotilla up</c> prints instead of Kestrel's.</summary>
+    private string BindFailure(Exception e)
+    {
+        var reason = e is SocketException socket ? socket.Message : "address already in use";
+        var failed = listeners.All.FirstOrDefault(l => e.Message.Contains($"://{l.Spec.Listen}:", StringComparison.Ordinal))
+            ?? (listeners.All.Count == 1 ? listeners.All[0] : null);
+        return failed is null
+            ? $"cannot listen on {string.Join(", ", listeners.All.Select(l => $"{l.Spec.Listen} (listener {l.Name})"))}: {reason}"
+            : $"listener {failed.Name}: cannot listen on {failed.Spec.Listen}: {reason}";
     }
 
     /// <summary>An apply's access-log settings take effect at once (the writer ignores a spec equal to its own).</summary>

@@ -122,8 +122,16 @@ internal sealed partial class FleetController : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Tasks start only once every listener and the admin API are bound, so that a port conflict stops
-        // Flotilla before it has started anything.
-        await WhenStartedAsync(stoppingToken);
+        // Flotilla before it has started anything (and the loop ends quietly: that is no failure of the scheduler).
+        try
+        {
+            await WhenStartedAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
         DateTimeOffset? wakeAt = null;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -16,14 +16,21 @@ internal sealed partial class MetricsTicker(MetricStore store, TaskSampler sampl
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            // A delay to the next boundary each time, rather than a PeriodicTimer, keeps ticks on the second however
-            // long a tick takes or however late one fires: points then cover the second they are labelled with.
-            var now = time.GetUtcNow();
-            var untilNextSecond = TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(now.Ticks % TimeSpan.TicksPerSecond);
-            await Task.Delay(untilNextSecond + PastTheSecond, time, stoppingToken);
-            Tick();
+            while (true)
+            {
+                // A delay to the next boundary each time, rather than a PeriodicTimer, keeps ticks on the second however
+                // long a tick takes or however late one fires: points then cover the second they are labelled with.
+                var now = time.GetUtcNow();
+                var untilNextSecond = TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(now.Ticks % TimeSpan.TicksPerSecond);
+                await Task.Delay(untilNextSecond + PastTheSecond, time, stoppingToken);
+                Tick();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped, or the host failed to start: no failure of the ticker's own.
         }
     }
 
