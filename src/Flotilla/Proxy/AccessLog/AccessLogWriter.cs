@@ -141,7 +141,6 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
             // request (each wake-up is a thread-pool hand-off paid on the request path), and lines reach the file
             // within a window. Closing the writer skips the wait.
             await Task.WhenAny(Task.Delay(BatchWindow), _closing.Task);
-            var buffered = 0;
             try
             {
                 while (reader.TryRead(out var request))
@@ -157,7 +156,6 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                     json.Flush();
                     json.Reset();
                     buffer.Write("\n"u8);
-                    buffered++;
                     if (_fileLength + buffer.WrittenCount > _spec.MaxSize && _fileLength + lineStart > 0)
                     {
                         // The lines before this one fill the file; this one starts the next (once per rotation, so a copy).
@@ -165,14 +163,12 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                         var line = buffer.WrittenSpan[lineStart..].ToArray();
                         buffer.ResetWrittenCount();
                         buffer.Write(line);
-                        buffered = 1;
                         Rotate();
                     }
 
                     if (buffer.WrittenCount >= 60 * 1024)
                     {
                         await FlushAsync(buffer);
-                        buffered = 0;
                     }
                 }
 
@@ -194,15 +190,17 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
             {
-                // This batch is lost: what was formatted and what is still queued for it. The next batch opens the file again.
+                // This batch is lost: the lines formatted and not yet written (JSON escapes a newline inside a value, so
+                // each newline ends one), and what is still queued. The next batch opens the file again.
+                var lost = buffer.WrittenSpan.Count((byte)'\n');
                 while (reader.TryRead(out var request))
                 {
-                    buffered += request is null ? 0 : 1;
+                    lost += request is null ? 0 : 1;
                 }
 
                 buffer.ResetWrittenCount();
                 json.Reset();
-                Interlocked.Add(ref _dropped, buffered);
+                Interlocked.Add(ref _dropped, lost);
                 var file = _file;
                 _file = null;
                 CloseAfterFailure(file);
@@ -211,7 +209,7 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                     LogCannotWrite(_path, exception.Message);
                 }
 
-                _droppedSinceFailure = (_droppedSinceFailure ?? 0) + buffered;
+                _droppedSinceFailure = (_droppedSinceFailure ?? 0) + lost;
             }
         }
     }
@@ -265,28 +263,25 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     /// </summary>
     private FileStream Open()
     {
-        var cutShort = false;
-        if (File.Exists(_path))
-        {
-            using var existing = File.OpenRead(_path);
-            cutShort = existing.Length > 0 && existing.Seek(-1, SeekOrigin.End) >= 0 && existing.ReadByte() != '\n';
-        }
-
         var file = new FileStream(_path, new FileStreamOptions
         {
-            Mode = FileMode.Append,
-            Access = FileAccess.Write,
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
             Share = FileShare.Read,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             BufferSize = 64 * 1024,
         });
-        if (cutShort)
+        if (file.Length > 0)
         {
-            file.Write("\n"u8);
-            file.Flush();
+            file.Seek(-1, SeekOrigin.End);
+            if (file.ReadByte() != '\n')
+            {
+                file.Write("\n"u8);
+                file.Flush();
+            }
         }
 
-        _fileLength = file.Length;
+        _fileLength = file.Seek(0, SeekOrigin.End);
         return file;
     }
 
