@@ -22,9 +22,11 @@ Options (each also settable by the environment variable in brackets):
   -p, --path PATH         request path                                            [BENCH_PATH, default /]
       --warmup-step S     seconds of one warm-up run against Flotilla             [WARMUP_STEP, default 5]
       --warmup-max S      give up waiting for a stable RPS after S seconds        [WARMUP_MAX, default 60]
-      --floor             also measure two bare .NET proxies (bench/ProxyFloor):  [FLOOR=1]
-                          net-http (Kestrel + HttpClient only) and net-tcp (bytes
-                          relayed per connection): the least .NET can cost here
+      --floor             also measure three bare .NET proxies (bench/ProxyFloor): [FLOOR=1]
+                          net-http (Kestrel + HttpClient only), net-tcp (bytes
+                          relayed per connection on Kestrel's transport) and
+                          net-epoll (HTTP/1.1 on event loops of its own, epoll
+                          and libc sockets): what .NET designs cost here
       --quiet-backends    run the Shop tasks without the .NET thread pool's     [QUIET_BACKENDS=1]
                           spin-waiting (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0,
                           as Flotilla runs itself): on a small machine an idle
@@ -127,7 +129,7 @@ wait_until() {
 tmp=""
 started=()        # PIDs this script started (flotilla, nginx master, haproxy), stopped in reverse order
 declare -A seen=() # every PID that belongs to us (descendants included), checked at exit
-flotilla_pid="" nginx_pid="" haproxy_pid="" net_http_pid="" net_tcp_pid=""
+flotilla_pid="" nginx_pid="" haproxy_pid="" net_http_pid="" net_tcp_pid="" net_epoll_pid=""
 wrk_pid="" wrk_line="" # the wrk running now, if any; its report line
 
 # Every PID of the tree rooted at $1: the process and its descendants.
@@ -362,7 +364,7 @@ EOF
   wait_until 10 "haproxy on port $port (see $dir/haproxy.log)" serves "$haproxy_addr" "$haproxy_pid"
 }
 
-# start_floor MODE: one bench/ProxyFloor process (http or tcp) in front of the two tasks; sets net_MODE_pid and _addr.
+# start_floor MODE: one bench/ProxyFloor process (http, tcp or epoll) in front of the two tasks; sets net_MODE_pid and _addr.
 start_floor() {
   local mode=$1 port pid
   port=$(free_port)
@@ -413,6 +415,7 @@ proxy_pids() {
     haproxy) process_tree "$haproxy_pid" ;;
     net-http) echo "$net_http_pid" ;;
     net-tcp) echo "$net_tcp_pid" ;;
+    net-epoll) echo "$net_epoll_pid" ;;
     direct) ;;
   esac
 }
@@ -512,7 +515,7 @@ measure() {
 # --- reporting ---------------------------------------------------------------------------------------------------
 
 targets=(flotilla flotilla-yarp haproxy nginx direct)
-((floor == 0)) || targets+=(net-http net-tcp)
+((floor == 0)) || targets+=(net-http net-tcp net-epoll)
 
 # median TARGET COLUMN: the median of COLUMN (1-based, in $csv) over the target's rounds; empty if none.
 median() {
@@ -583,8 +586,9 @@ url_of=([flotilla]=$flotilla_addr [flotilla-yarp]=$flotilla_yarp_addr [haproxy]=
 if ((floor)); then
   start_floor http
   start_floor tcp
-  log "ProxyFloor net-http PID $net_http_pid on $net_http_addr, net-tcp PID $net_tcp_pid on $net_tcp_addr"
-  url_of+=([net-http]=$net_http_addr [net-tcp]=$net_tcp_addr)
+  start_floor epoll
+  log "ProxyFloor net-http PID $net_http_pid on $net_http_addr, net-tcp PID $net_tcp_pid on $net_tcp_addr, net-epoll PID $net_epoll_pid on $net_epoll_addr"
+  url_of+=([net-http]=$net_http_addr [net-tcp]=$net_tcp_addr [net-epoll]=$net_epoll_addr)
 fi
 # Each proxy must spread requests over both backends, or it is not the comparison we mean to make.
 for t in "${targets[@]}"; do

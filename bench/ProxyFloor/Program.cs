@@ -7,19 +7,28 @@
 //   tcp PORT BACKEND,BACKEND    Kestrel's connection layer relaying bytes: each client connection gets one backend
 //                               connection for its life, no HTTP parsing at all. What .NET's sockets cost at least,
 //                               i.e. the floor of an HTTP/1.1 forwarding path written on Kestrel's transport.
+//   epoll PORT BACKEND,BACKEND  An HTTP/1.1 proxy on event loops of its own (EventLoopProxy.cs): one thread per core,
+//                               epoll and libc sockets, no Kestrel, thread pool or tasks. What HAProxy's design costs
+//                               in .NET.
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 
-if (args.Length != 3 || args[0] is not ("http" or "tcp") || !int.TryParse(args[1], out var port))
+if (args.Length != 3 || args[0] is not ("http" or "tcp" or "epoll") || !int.TryParse(args[1], out var port))
 {
-    Console.Error.WriteLine("usage: ProxyFloor http|tcp PORT BACKEND_PORT[,BACKEND_PORT...]");
+    Console.Error.WriteLine("usage: ProxyFloor http|tcp|epoll PORT BACKEND_PORT[,BACKEND_PORT...]");
     return 2;
 }
 
 var backends = args[2].Split(',').Select(int.Parse).ToArray();
 var next = -1;
+if (args[0] == "epoll")
+{
+    EventLoopProxy.Run(port, backends);
+    return 0;
+}
+
 int NextBackend() => backends[(int)((uint)Interlocked.Increment(ref next) % (uint)backends.Length)];
 
 var builder = WebApplication.CreateSlimBuilder();
