@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Flotilla.IntegrationTests.Infrastructure;
+using Flotilla.Runtime;
 
 namespace Flotilla.IntegrationTests;
 
@@ -43,7 +44,6 @@ public sealed class FastPathFleet : IAsyncLifetime
 /// </summary>
 public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathFleet>
 {
-
     // A task that closes keep-alive connections after 1s idle, as a server with a short keep-alive timeout does.
     private const string ShortKeepAlive = """
         import http.server, os
@@ -55,6 +55,23 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+            def log_message(self, *args):
+                pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+        """;
+
+    // A task with one large response: 32 MiB of a known pattern, more than the client's and the proxy's socket buffers.
+    private const string LargeResponse = """
+        import http.server, os
+        BODY = (bytes(range(251)) * (32 * 1024 * 1024 // 251 + 1))[:32 * 1024 * 1024]
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                body = BODY if self.path == "/big" else b"ok"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             def log_message(self, *args):
                 pass
         http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
@@ -128,6 +145,93 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
             metrics => Regex.IsMatch(metrics, @"flotilla_fastpath_handovers_total\{[^}]*listener=""web"",reason=""transfer-encoding header""[^}]*\} [1-9]"),
             TimeSpan.FromSeconds(10),
             "the hand-over counted in flotilla_fastpath_handovers_total");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task ClientHalfClosesAfterItsRequests_TheyAreStillAnswered()
+    {
+        var uri = new Uri(fleet.Flotilla.Listener());
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+        var stream = client.GetStream();
+        var request = $"GET /echo?n=1 HTTP/1.1\r\nHost: {uri.Authority}\r\n\r\nGET /echo?n=2 HTTP/1.1\r\nHost: {uri.Authority}\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Cancel);
+        client.Client.Shutdown(SocketShutdown.Send);
+
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var text = await reader.ReadToEndAsync(Cancel);
+
+        AssertInOrder(text, "HTTP/1.1 200 OK", "\"query\":\"?n=1\"", "HTTP/1.1 200 OK", "\"query\":\"?n=2\"");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task BodyArrivesAfterTheHead_TheRequestWaitsForIt()
+    {
+        var uri = new Uri(fleet.Flotilla.Listener());
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /upload HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello"), Cancel);
+
+        // The scenario itself, not a wait for a condition: the rest of the body comes later, in its own segment.
+        await Task.Delay(TimeSpan.FromMilliseconds(300), Cancel);
+        await stream.WriteAsync(" world"u8.ToArray(), Cancel);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var text = await reader.ReadToEndAsync(Cancel);
+
+        AssertInOrder(text, "HTTP/1.1 200 OK", "\"bytes\":11");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task ClientReadsSlowly_TheLargeResponseArrivesWhole()
+    {
+        var spec = Specs.Fleet(Specs.Web("py"), $$"""
+              py:
+                command: ["python3", "-c", {{JsonSerializer.Serialize(LargeResponse)}}]
+                desired: 1
+                health: { path: /, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3 }
+            """);
+        await using var flotilla = await FlotillaInstance.StartAsync(spec);
+        await flotilla.WaitForHealthyAsync("py", 1);
+        var uri = new Uri(flotilla.Listener());
+        using var client = new TcpClient { ReceiveBufferSize = 64 * 1024 };
+        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /big HTTP/1.1\r\nHost: {uri.Authority}\r\nConnection: close\r\n\r\n"), Cancel);
+
+        // Not reading for a while fills every buffer between the task and this client, so the load balancer must stop
+        // reading from the task and go on once the client reads again.
+        await Task.Delay(TimeSpan.FromSeconds(1), Cancel);
+        var received = new MemoryStream();
+        await stream.CopyToAsync(received, Cancel);
+
+        var bytes = received.ToArray();
+        var headEnd = bytes.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
+        Assert.StartsWith("HTTP/1.1 200 OK", Encoding.ASCII.GetString(bytes, 0, headEnd), StringComparison.Ordinal);
+        var body = bytes.AsSpan(headEnd);
+        Assert.Equal(32 * 1024 * 1024, body.Length);
+        for (var i = 0; i < body.Length; i += 4093)
+        {
+            Assert.True(body[i] == i % 251, $"byte {i} of the body is {body[i]}, expected {i % 251}");
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Sigterm_ARequestInFlightIsAnsweredBeforeFlotillaExits()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 1)));
+        await flotilla.WaitForHealthyAsync("shop", 1);
+
+        var slow = flotilla.Http.GetAsync(flotilla.Listener() + "/work?ms=1500", Cancel);
+        // The scenario: the request is at the task when Flotilla is told to stop.
+        await Task.Delay(TimeSpan.FromMilliseconds(500), Cancel);
+        flotilla.Process.Signal(PosixSignals.SigTerm);
+
+        using var response = await slow;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.ConnectionClose, "the last response on a stopping listener says Connection: close");
+        Assert.Contains("waitedMs", await response.Content.ReadAsStringAsync(Cancel), StringComparison.Ordinal);
+        Assert.Equal(0, await flotilla.Process.Exited.WaitAsync(TimeSpan.FromSeconds(60), Cancel));
     }
 
     [Fact(Timeout = 120_000)]

@@ -1,3 +1,4 @@
+using System.Net;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.Forwarding;
 using Microsoft.AspNetCore.Connections;
@@ -27,10 +28,16 @@ internal sealed class ListenerRuntime(ListenerSpec spec)
 
     public bool RedirectsToHttps { get; } = spec.Redirect == "https";
 
-    /// <summary>Kestrel's endpoint once bound (port 0 resolved).</summary>
+    /// <summary>Kestrel's endpoint, for a listener whose socket Kestrel binds.</summary>
     public ListenOptions? Endpoint { get; set; }
 
-    public string Address => $"{Scheme}://{Endpoint?.IPEndPoint}";
+    /// <summary>The fast path's own socket, for a listener whose socket its event loops serve.</summary>
+    public IPEndPoint? FastPathEndPoint { get; set; }
+
+    /// <summary>Where the listener is bound once it is (port 0 resolved).</summary>
+    public IPEndPoint? BoundEndPoint => FastPathEndPoint ?? Endpoint?.IPEndPoint;
+
+    public string Address => $"{Scheme}://{BoundEndPoint}";
 
     public static ListenerRuntime Of(HttpContext context) =>
         (ListenerRuntime)context.Features.Get<IConnectionItemsFeature>()!.Items[ConnectionItemKey]!;
@@ -68,8 +75,8 @@ internal sealed class ListenerDirectory(FlotillaSpec spec)
     }
 
     /// <summary>Each listener's bound address, e.g. <c>http://127.0.0.1:8080</c>.</summary>
-    public IReadOnlyDictionary<string, string> Addresses => All.Where(l => l.Endpoint is not null).ToDictionary(l => l.Name, l => l.Address);
+    public IReadOnlyDictionary<string, string> Addresses => All.Where(l => l.BoundEndPoint is not null).ToDictionary(l => l.Name, l => l.Address);
 
     /// <summary>The port of the first https listener, where <c>redirect: https</c> sends clients.</summary>
-    public int? HttpsPort => All.FirstOrDefault(l => l.Scheme == "https")?.Endpoint?.IPEndPoint?.Port;
+    public int? HttpsPort => All.FirstOrDefault(l => l.Scheme == "https")?.BoundEndPoint?.Port;
 }

@@ -57,10 +57,19 @@ internal sealed partial class ProxyServer(
             kestrel.AddServerHeader = false;
             foreach (var listener in listeners.All)
             {
-                kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener, fastPath));
+                if (FastPathForwarder.Serves(listener))
+                {
+                    // The event loops own the socket; Kestrel gets the connections they hand over.
+                    kestrel.Listen(new HandOverEndPoint(listener.Name), options => Configure(options, listener));
+                }
+                else
+                {
+                    kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener));
+                }
             }
         });
 
+        builder.Services.AddSingleton<IConnectionListenerFactory>(fastPath.HandOvers);
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton(routes);
         builder.Services.AddSingleton(listeners);
@@ -75,6 +84,11 @@ internal sealed partial class ProxyServer(
         app.UseMiddleware<ProxyMiddleware>();
         try
         {
+            foreach (var listener in listeners.All.Where(FastPathForwarder.Serves))
+            {
+                fastPath.Bind(listener);
+            }
+
             await app.StartAsync(cancellationToken);
         }
         catch (Exception e) when (e is IOException { InnerException: AddressInUseException } or SocketException)
@@ -82,8 +96,14 @@ internal sealed partial class ProxyServer(
             await app.DisposeAsync();
             throw new IOException(BindFailure(e), e);
         }
+        catch (IOException)
+        {
+            await app.DisposeAsync();
+            throw;
+        }
 
         _app = app;
+        fastPath.Start();
         foreach (var listener in listeners.All)
         {
             LogListening(listener.Name, listener.Address);
@@ -92,6 +112,11 @@ internal sealed partial class ProxyServer(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_fastPath is not null)
+        {
+            await _fastPath.StopAsync(cancellationToken);
+        }
+
         if (_app is not null)
         {
             await _app.StopAsync(cancellationToken);
@@ -105,7 +130,10 @@ internal sealed partial class ProxyServer(
             await _app.DisposeAsync();
         }
 
-        _fastPath?.Dispose();
+        if (_fastPath is not null)
+        {
+            await _fastPath.DisposeAsync();
+        }
 
         // Not the container's to dispose (it was handed an instance): the last lines are written once no request is left.
         if (_accessLog is not null)
@@ -129,9 +157,13 @@ internal sealed partial class ProxyServer(
     /// <summary>An apply's access-log settings take effect at once (the writer ignores a spec equal to its own).</summary>
     private void ApplyAccessLog(FleetState state) => _accessLog?.Apply(state.Spec.AccessLog);
 
-    private void Configure(ListenOptions options, ListenerRuntime listener, FastPathForwarder fastPath)
+    private void Configure(ListenOptions options, ListenerRuntime listener)
     {
-        listener.Endpoint = options;
+        if (options.EndPoint is not HandOverEndPoint)
+        {
+            listener.Endpoint = options;
+        }
+
         options.Protocols = listener.Spec.OffersHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
         if (listener.Spec.Protocol == ListenerProtocol.Https)
         {
@@ -148,10 +180,6 @@ internal sealed partial class ProxyServer(
         }
 
         options.Use(listener.TagConnections());
-        if (listener.Spec.Protocol == ListenerProtocol.Http && !listener.RedirectsToHttps)
-        {
-            options.Use(fastPath.Intercept(listener));
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "listener {Listener} accepting on {Address}")]

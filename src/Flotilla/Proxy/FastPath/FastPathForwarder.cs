@@ -1,24 +1,25 @@
+using System.Net;
+using System.Net.Sockets;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Telemetry;
-using Microsoft.AspNetCore.Connections;
 
 namespace Flotilla.Proxy.FastPath;
 
 /// <summary>
-/// The load balancer's lean path for plain HTTP/1.1: a Kestrel connection middleware that reads request heads straight
-/// from the connection, routes and picks a target exactly as <see cref="ProxyMiddleware"/> does (same router, same
-/// target groups, same <see cref="RequestLedger"/>), and relays bytes to pooled keep-alive connections to the tasks.
-/// It skips what a simple request does not need — an <c>HttpContext</c>, header collections, <c>HttpClient</c>'s
-/// request and response objects — which is most of the cost of a proxied request.
+/// The load balancer's lean path for plain HTTP/1.1, built as HAProxy is: the fast-path listeners' sockets are served by
+/// event loops of Flotilla's own (<see cref="EventLoop"/>, one per core), which read request heads, route and pick a
+/// target exactly as <see cref="ProxyMiddleware"/> does (same router, same target groups, same
+/// <see cref="RequestLedger"/>), and relay bytes to pooled keep-alive connections to the tasks — with no Kestrel,
+/// thread pool or tasks on a request's path.
 /// </summary>
 /// <remarks>
 /// Anything it does not take (see <see cref="Http1RequestHead"/>: chunked or large bodies, upgrades, unusual heads;
-/// sticky services; fixed responses and redirects) hands the connection, from that request on, to Kestrel's HTTP
-/// stack and <see cref="ProxyMiddleware"/>, with the request's bytes unread. HTTPS listeners, HTTP/2 and WebSockets
-/// always take that path.
+/// sticky services; fixed responses and redirects) hands the connection, from that request on, to Kestrel's HTTP stack
+/// and <see cref="ProxyMiddleware"/> through <see cref="HandOverTransport"/>, with the request's bytes unread. HTTPS
+/// listeners, HTTP/2 and WebSockets always take that path.
 /// </remarks>
-internal sealed partial class FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, FlotillaMetrics metrics, ILoggerFactory loggerFactory) : IDisposable
+internal sealed partial class FastPathForwarder : IAsyncDisposable
 {
     /// <summary>Largest request body the fast path buffers and forwards itself; larger ones are streamed by YARP.</summary>
     public const int MaxBufferedBody = 64 * 1024;
@@ -32,34 +33,168 @@ internal sealed partial class FastPathForwarder(RoutingTable routes, TargetGroup
     /// <summary>How long a connection to a task may take to open before the request gets 502.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly ILogger _logger = loggerFactory.CreateLogger<FastPathForwarder>();
+    private readonly RoutingTable _routes;
+    private readonly TargetGroups _groups;
+    private readonly FlotillaMetrics _metrics;
+    private readonly ILogger _logger;
+    private EventLoop[] _loops = [];
+    private readonly List<Socket> _sockets = [];
+    private bool _started;
 
-    public RoutingTable Routes => routes;
-
-    public TargetGroups Groups => groups;
-
-    public RequestLedger Ledger => ledger;
-
-    public UpstreamPool Pool { get; } = new();
-
-    /// <summary>The connection middleware for <paramref name="listener"/>; a listener with <c>fastPath: false</c> skips it.</summary>
-    public Func<ConnectionDelegate, ConnectionDelegate> Intercept(ListenerRuntime listener) =>
-        next => connection => listener.Spec.FastPath ? new FastPathConnection(this, listener, connection).RunAsync(next) : next(connection);
-
-    public void Dispose() => Pool.Dispose();
-
-    /// <summary>A connection goes on in Kestrel + YARP from its current request: counted per reason, logged at Debug.</summary>
-    public void HandOver(string connectionId, string listener, string reason)
+    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
     {
-        metrics.RecordHandOver(listener, reason);
-        LogHandOver(connectionId, listener, reason);
+        _routes = routes;
+        _groups = groups;
+        _metrics = metrics;
+        Ledger = ledger;
+        _logger = loggerFactory.CreateLogger<FastPathForwarder>();
+        HandOvers = new HandOverTransport(loggerFactory);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} on {Listener} goes to the full HTTP stack: {Reason}")]
-    private partial void LogHandOver(string connectionId, string listener, string reason);
+    public RequestLedger Ledger { get; }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} on {Listener} ended")]
-    public partial void LogEnded(string connectionId, string listener, Exception exception);
+    /// <summary>Kestrel's transport for the connections the fast path hands over.</summary>
+    public HandOverTransport HandOvers { get; }
+
+    /// <summary>Whether <paramref name="listener"/>'s socket is the fast path's: plain HTTP, not a redirect to HTTPS, <c>fastPath</c> on.</summary>
+    public static bool Serves(ListenerRuntime listener) =>
+        listener.Spec.Protocol == Core.Spec.ListenerProtocol.Http && !listener.RedirectsToHttps && listener.Spec.FastPath;
+
+    /// <summary>Binds <paramref name="listener"/>'s socket for the event loops (port 0 resolved into its runtime).</summary>
+    /// <exception cref="IOException">The address cannot be bound; the message names the listener.</exception>
+    public void Bind(ListenerRuntime listener)
+    {
+        var address = listener.Spec.Listen.ToIPAddress();
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            // As Kestrel: a restarted Flotilla can bind at once while old connections linger in TIME_WAIT.
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(address, listener.Spec.Listen.Port));
+            socket.Listen(512);
+            socket.Blocking = false;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            var reason = e.SocketErrorCode == SocketError.AddressAlreadyInUse ? "address already in use" : e.Message;
+            throw new IOException($"listener {listener.Name}: cannot listen on {listener.Spec.Listen}: {reason}", e);
+        }
+
+        _sockets.Add(socket);
+        if (_loops.Length == 0)
+        {
+            _loops = Enumerable.Range(0, Environment.ProcessorCount).Select(i => new EventLoop(this, i, _logger)).ToArray();
+        }
+
+        listener.FastPathEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        foreach (var loop in _loops)
+        {
+            loop.AddListener(listener, (int)socket.Handle);
+        }
+    }
+
+    /// <summary>The running loop with the fewest connections; <paramref name="current"/> when it is one of those.</summary>
+    public EventLoop LeastLoaded(EventLoop current)
+    {
+        var least = current;
+        foreach (var loop in _loops)
+        {
+            if (!loop.Stopping && loop.OpenConnections < least.OpenConnections)
+            {
+                least = loop;
+            }
+        }
+
+        return least;
+    }
+
+    /// <summary>Starts the event loops (once the listeners are bound and Kestrel is ready for hand-overs).</summary>
+    public void Start()
+    {
+        if (_sockets.Count > 0)
+        {
+            _started = true;
+            Array.ForEach(_loops, loop => loop.Start());
+        }
+    }
+
+    /// <summary>Stops accepting; waits for the connections in progress until <paramref name="cancellationToken"/> fires, then closes them.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            return;
+        }
+
+        _started = false;
+        Array.ForEach(_loops, loop => loop.Stop());
+        try
+        {
+            while (_loops.Any(loop => loop.OpenConnections > 0))
+            {
+                await Task.Delay(20, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Array.ForEach(_loops, loop => loop.Abort());
+        }
+
+        foreach (var loop in _loops)
+        {
+            loop.Join(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(new CancellationToken(canceled: true));
+        _sockets.ForEach(socket => socket.Dispose());
+        _sockets.Clear();
+        await HandOvers.DisposeAsync();
+    }
+
+    /// <summary>Routes a parsed head without side effects, so that a declined request can still go the other way.</summary>
+    /// <returns>Null when the fast path takes it; else why not.</returns>
+    public string? Route(ListenerRuntime listener, Http1RequestHead head, out CompiledRule? rule, out ForwardPlan.Destination? destination, out TargetGroup? group)
+    {
+        var router = _routes.Current;
+        rule = router.Match(listener.Name, head);
+        destination = null;
+        group = null;
+        if ((rule?.Action ?? router.Default(listener.Name)) is not ForwardPlan plan)
+        {
+            return "not a forward action";
+        }
+
+        destination = plan.Choose(Random.Shared);
+        group = _groups.ByService.GetValueOrDefault(destination.Service);
+        return group is null ? "service has no target group"
+            : group.Service.Stickiness is not null ? "sticky sessions"
+            : head.ContentLength > Math.Min(MaxBufferedBody, listener.Spec.MaxBodySize) ? "large body"
+            : null;
+    }
+
+    /// <summary>
+    /// A connection (its descriptor <paramref name="fd"/>) of <paramref name="listener"/> goes on in Kestrel + YARP from
+    /// its current request, whose bytes the loop has read (<paramref name="unread"/>, which Kestrel reads first);
+    /// counted per <paramref name="reason"/>, logged at Debug.
+    /// </summary>
+    public void HandOver(ListenerRuntime listener, int fd, byte[] unread, string reason)
+    {
+        _metrics.RecordHandOver(listener.Name, reason);
+        LogHandOver(fd, listener.Name, reason);
+        HandOvers.Accept(listener.Name, new Socket(new SafeSocketHandle(fd, ownsHandle: true)), unread);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection (fd {Fd}) on {Listener} goes to the full HTTP stack: {Reason}")]
+    private partial void LogHandOver(int fd, string listener, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "request {RequestId} to {Target} failed")]
     public partial void LogUpstreamFailed(string requestId, Target target, Exception exception);

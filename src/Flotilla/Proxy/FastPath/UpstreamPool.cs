@@ -1,142 +1,146 @@
 using System.Buffers;
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Flotilla.Proxy.Targets;
 
 namespace Flotilla.Proxy.FastPath;
 
-/// <summary>A keep-alive connection from the fast path to a task, with its receive buffer.</summary>
-internal sealed class UpstreamConnection : IDisposable
+/// <summary>A keep-alive connection from an event loop to a task, with its receive buffer.</summary>
+internal sealed class UpstreamSocket(int fd, Target target) : LoopSocket(fd)
 {
     /// <summary>Room for a response head (<see cref="Http1RequestHead.MaxHeadSize"/>) and what follows it in one read.</summary>
     public const int BufferSize = Http1RequestHead.MaxHeadSize + 4096;
 
-    private int _disposed;
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
 
-    private UpstreamConnection(Socket socket)
-    {
-        Socket = socket;
-    }
+    public Target Target { get; } = target;
 
-    public Socket Socket { get; }
+    public byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(UpstreamSocket));
 
-    public byte[] Buffer { get; } = ArrayPool<byte>.Shared.Rent(BufferSize);
+    /// <summary>Bytes received into <see cref="Buffer"/> and not yet relayed.</summary>
+    public int Filled { get; set; }
+
+    /// <summary>The non-blocking connect has not completed yet.</summary>
+    public bool Connecting { get; set; }
 
     /// <summary>When it went back to the pool, as <see cref="Environment.TickCount64"/>.</summary>
     public long IdleSince { get; set; }
 
-    public static async ValueTask<UpstreamConnection> ConnectAsync(int port, CancellationToken cancellationToken)
+    /// <summary>The client connection whose request it carries; null while it idles in the pool.</summary>
+    public LoopConnection? Owner { get; set; }
+
+    /// <summary>The task has shut down its side of the connection (see <see cref="Libc.HangUpEvents"/>).</summary>
+    public bool HungUp { get; private set; }
+
+    public override void OnEvents(uint events)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
+        HungUp |= (events & Libc.HangUpEvents) != 0;
+        if (Owner is { } owner)
         {
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-            return new UpstreamConnection(socket);
+            owner.OnUpstreamEvents(this, events);
         }
-        catch
+        else if ((events & Libc.ReadEvents) != 0 && !Probe())
         {
-            socket.Dispose();
-            throw;
+            // Idle, and the task closed it (or sent what nobody asked for): it cannot carry a request any more.
+            Broken = true;
         }
     }
 
-    public void Dispose()
+    /// <summary>Set when an idle connection turned out closed; the pool drops it.</summary>
+    public bool Broken { get; private set; }
+
+    public void Release()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (_buffer is { } buffer)
         {
-            Socket.Dispose();
-            ArrayPool<byte>.Shared.Return(Buffer);
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <returns>Whether an idle connection is still open with nothing to read.</returns>
+    private unsafe bool Probe()
+    {
+        byte scratch;
+        return Libc.recv(Fd, &scratch, 1, 0) < 0 && Libc.WouldBlock;
     }
 }
 
 /// <summary>
-/// The fast path's idle keep-alive connections, per target: the most recently used is reused first, and a connection
-/// idle for longer than <see cref="IdleTimeout"/> is closed (as <c>SocketsHttpHandler</c>'s pooled-connection idle
-/// timeout). Targets that are gone leave the pool with their last connection.
+/// An event loop's idle keep-alive connections, per target: the most recently used is reused first, and one idle for
+/// longer than <see cref="IdleTimeout"/> is closed (as <c>SocketsHttpHandler</c>'s pooled-connection idle timeout), as is
+/// one the task has closed. Used on its loop's thread only.
 /// </summary>
-internal sealed class UpstreamPool : IDisposable
+internal sealed class UpstreamPool(Action<UpstreamSocket> close)
 {
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(1);
 
-    private readonly ConcurrentDictionary<Target, Idle> _idle = new(ReferenceEqualityComparer.Instance);
-    private readonly Timer _scavenger;
+    private readonly Dictionary<Target, Stack<UpstreamSocket>> _idle = new(ReferenceEqualityComparer.Instance);
 
-    public UpstreamPool()
-    {
-        _scavenger = new Timer(static state => ((UpstreamPool)state!).Scavenge(Environment.TickCount64), this, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
-    }
-
-    /// <summary>The target's most recently used idle connection, or null.</summary>
-    public UpstreamConnection? Rent(Target target)
+    /// <summary>The target's most recently used open idle connection, or null.</summary>
+    public UpstreamSocket? Rent(Target target)
     {
         if (!_idle.TryGetValue(target, out var idle))
         {
             return null;
         }
 
-        lock (idle)
+        while (idle.TryPop(out var connection))
         {
-            return idle.Connections.Count > 0 ? idle.Connections.Pop() : null;
+            if (!connection.Broken && !connection.Closed)
+            {
+                return connection;
+            }
+
+            close(connection);
         }
+
+        return null;
     }
 
     /// <summary>Takes back a connection whose last response was read to its end.</summary>
-    public void Return(Target target, UpstreamConnection connection)
+    public void Return(UpstreamSocket connection, long now)
     {
-        connection.IdleSince = Environment.TickCount64;
-        while (true)
+        connection.IdleSince = now;
+        connection.Owner = null;
+        connection.Filled = 0;
+        if (!_idle.TryGetValue(connection.Target, out var idle))
         {
-            var idle = _idle.GetOrAdd(target, static _ => new Idle());
-            lock (idle)
-            {
-                if (!idle.Removed)
-                {
-                    idle.Connections.Push(connection);
-                    return;
-                }
-            }
+            _idle[connection.Target] = idle = new Stack<UpstreamSocket>();
         }
+
+        idle.Push(connection);
     }
 
-    /// <summary>Closes connections idle since before <paramref name="now"/> less <see cref="IdleTimeout"/>.</summary>
-    internal void Scavenge(long now)
+    /// <summary>Closes connections idle since before <paramref name="now"/> less <see cref="IdleTimeout"/>, and broken ones.</summary>
+    public void Scavenge(long now)
     {
         var cutoff = now - (long)IdleTimeout.TotalMilliseconds;
+        List<Target>? empty = null;
         foreach (var (target, idle) in _idle)
         {
-            List<UpstreamConnection> expired = [];
-            lock (idle)
+            if (idle.Any(c => c.IdleSince < cutoff || c.Broken))
             {
-                // Oldest at the bottom: keep the recent ones, close the rest.
-                var kept = idle.Connections.Where(c => c.IdleSince >= cutoff).Reverse().ToList();
-                expired.AddRange(idle.Connections.Where(c => c.IdleSince < cutoff));
-                idle.Connections.Clear();
-                kept.ForEach(idle.Connections.Push);
-                if (idle.Connections.Count == 0)
+                // Oldest at the bottom: keep the recent ones in their order, close the rest.
+                var kept = idle.Where(c => c.IdleSince >= cutoff && !c.Broken).Reverse().ToList();
+                foreach (var connection in idle.Where(c => c.IdleSince < cutoff || c.Broken))
                 {
-                    idle.Removed = true;
-                    _idle.TryRemove(target, out _);
+                    close(connection);
                 }
+
+                idle.Clear();
+                kept.ForEach(idle.Push);
             }
 
-            expired.ForEach(c => c.Dispose());
+            if (idle.Count == 0)
+            {
+                (empty ??= []).Add(target);
+            }
         }
+
+        empty?.ForEach(target => _idle.Remove(target));
     }
 
-    internal int IdleCount(Target target) => _idle.TryGetValue(target, out var idle) ? idle.Connections.Count : 0;
+    /// <summary>Closes every idle connection (the loop is ending).</summary>
+    public void Clear() => Scavenge(long.MaxValue);
 
-    public void Dispose()
-    {
-        _scavenger.Dispose();
-        Scavenge(long.MaxValue);
-    }
-
-    private sealed class Idle
-    {
-        public Stack<UpstreamConnection> Connections { get; } = new();
-
-        public bool Removed { get; set; }
-    }
+    internal int IdleCount(Target target) => _idle.TryGetValue(target, out var idle) ? idle.Count : 0;
 }

@@ -1,0 +1,334 @@
+using System.Buffers;
+using System.Net;
+using Flotilla.Proxy.Routing;
+using Flotilla.Proxy.Targets;
+
+namespace Flotilla.Proxy.FastPath;
+
+/// <summary>
+/// One client connection on the fast path, served by its <see cref="EventLoop"/>: reads a request head, routes it,
+/// waits for its (small) body, forwards it to a task and relays the response (LoopConnection.Upstream.cs), then the
+/// next request, until the client closes, asks to close or idles out — or sends a request the fast path does not take,
+/// when the connection goes on in Kestrel's HTTP stack from that request, with its bytes unread.
+/// </summary>
+internal sealed unsafe partial class LoopConnection : LoopSocket
+{
+    private readonly EventLoop _loop;
+    private readonly FastPathForwarder _forwarder;
+    private readonly ListenerRuntime _listener;
+    private readonly IPAddress _peer;
+    private readonly string _peerText;
+    private readonly Http1RequestHead _head = new();
+    private readonly ArrayBufferWriter<byte> _output = new(4096);
+    private int _outputSent;
+    private byte[] _input = ArrayPool<byte>.Shared.Rent(UpstreamSocket.BufferSize);
+    private int _inputLength;
+    private bool _readBlocked;
+    private bool _inputEnded;
+    private bool _hungUp;
+    private State _state;
+    private long _since;
+    private bool _closeRequested;
+
+    // The request being served.
+    private int _total;
+    private CompiledRule? _rule;
+    private ForwardPlan.Destination? _destination;
+    private TargetGroup? _group;
+
+    public LoopConnection(EventLoop loop, int fd, ListenerRuntime listener, IPAddress peer)
+        : base(fd)
+    {
+        _loop = loop;
+        _forwarder = loop.Forwarder;
+        _listener = listener;
+        _peer = peer;
+        _peerText = peer.ToString();
+        _since = Environment.TickCount64;
+    }
+
+    private enum State
+    {
+        /// <summary>Waiting for a request (since <see cref="_since"/>).</summary>
+        Idle,
+
+        /// <summary>The head is in and routed; waiting for the rest of the body (since <see cref="_since"/>).</summary>
+        Body,
+
+        /// <summary>The request is with a task, or its response is being relayed.</summary>
+        Exchange,
+
+        /// <summary>The last response is being sent; then the connection closes.</summary>
+        Closing,
+    }
+
+    private bool HasOutput => _outputSent < _output.WrittenCount;
+
+    public override void OnEvents(uint events)
+    {
+        if ((events & Libc.EPOLLOUT) != 0 && HasOutput)
+        {
+            FlushOutput();
+        }
+
+        if (!Closed && (events & Libc.ReadEvents) != 0)
+        {
+            _hungUp |= (events & Libc.HangUpEvents) != 0;
+            Read();
+        }
+    }
+
+    /// <summary>Checks the deadline of whatever the connection waits for.</summary>
+    public void OnTick(long now)
+    {
+        var waited = now - _since;
+        switch (_state)
+        {
+            case State.Idle when !HasOutput && waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
+            case State.Body when waited > FastPathForwarder.BodyTimeout.TotalMilliseconds:
+            case State.Closing when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
+                Close();
+                break;
+            case State.Exchange:
+                CheckExchangeDeadline(now);
+                break;
+        }
+    }
+
+    /// <summary>The server is stopping: an idle connection closes now, a busy one after its response.</summary>
+    public void RequestClose()
+    {
+        _closeRequested = true;
+        if (_state == State.Idle && !HasOutput)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>Closes the connection; a request in progress is cut short (its task connection closed) and still counted.</summary>
+    public void Close()
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        DropUpstream();
+        EndRequest();
+        ReturnInput();
+        _loop.CloseConnection(this);
+    }
+
+    private void Read()
+    {
+        _readBlocked = false;
+        while (true)
+        {
+            var space = _input.Length - _inputLength;
+            if (space == 0)
+            {
+                // The buffer holds a whole request and more (pipelined): read on once a request has left it.
+                _readBlocked = true;
+                break;
+            }
+
+            nint n;
+            fixed (byte* input = _input)
+            {
+                n = Libc.recv(Fd, input + _inputLength, space, 0);
+            }
+
+            if (n > 0)
+            {
+                _inputLength += (int)n;
+                if (n < space && !_hungUp)
+                {
+                    break; // a short read drained the socket; the next bytes raise a new edge
+                }
+            }
+            else if (n == 0)
+            {
+                // The client has sent all it will (a half-close): what it sent is still answered, as HAProxy does.
+                _inputEnded = true;
+                break;
+            }
+            else if (!Libc.WouldBlock)
+            {
+                Close(); // the connection failed
+                return;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        if (_state is State.Idle or State.Body && !HasOutput)
+        {
+            Serve();
+        }
+    }
+
+    /// <summary>Takes the next request from the input: routes its head, waits for its body, forwards it.</summary>
+    private void Serve()
+    {
+        if (_state == State.Idle)
+        {
+            if (_inputLength == 0)
+            {
+                if (_inputEnded)
+                {
+                    Close();
+                }
+
+                return;
+            }
+
+            var headLength = _head.Load(new ReadOnlySequence<byte>(_input, 0, _inputLength));
+            var declined = headLength < 0 ? "request head not complete in one read"
+                : _head.Parse(headLength) ?? _forwarder.Route(_listener, _head, out _rule, out _destination, out _group);
+            if (declined is not null)
+            {
+                HandOver(declined);
+                return;
+            }
+
+            _total = headLength + (int)_head.ContentLength;
+            _state = State.Body;
+            _since = Environment.TickCount64;
+            if (_total > _input.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(_total);
+                _input.AsSpan(0, _inputLength).CopyTo(larger);
+                ReturnInput();
+                _input = larger;
+            }
+        }
+
+        if (_inputLength >= _total)
+        {
+            StartExchange();
+        }
+        else if (_inputEnded)
+        {
+            Close(); // the body will never be whole
+        }
+        else if (_readBlocked)
+        {
+            Read();
+        }
+    }
+
+    /// <summary>The rest of the connection goes to Kestrel's HTTP stack, from the request in the input on.</summary>
+    private void HandOver(string reason)
+    {
+        var unread = _input.AsSpan(0, _inputLength).ToArray();
+        _loop.Release(this);
+        ReturnInput();
+        _forwarder.HandOver(_listener, Fd, unread, reason);
+    }
+
+    /// <summary>Drops the current request's bytes from the input; what follows (pipelined) moves to the front.</summary>
+    private void ConsumeRequest()
+    {
+        _inputLength -= _total;
+        if (_inputLength > 0)
+        {
+            _input.AsSpan(_total, _inputLength).CopyTo(_input);
+        }
+
+        if (_input.Length > UpstreamSocket.BufferSize && _inputLength <= UpstreamSocket.BufferSize)
+        {
+            var smaller = ArrayPool<byte>.Shared.Rent(UpstreamSocket.BufferSize);
+            _input.AsSpan(0, _inputLength).CopyTo(smaller);
+            ReturnInput();
+            _input = smaller;
+        }
+    }
+
+    /// <summary>Sends what the output holds; on a full socket the rest waits for EPOLLOUT.</summary>
+    private void FlushOutput()
+    {
+        while (HasOutput)
+        {
+            nint n;
+            fixed (byte* output = _output.WrittenSpan)
+            {
+                n = Libc.send(Fd, output + _outputSent, _output.WrittenCount - _outputSent, Libc.MSG_NOSIGNAL);
+            }
+
+            if (n > 0)
+            {
+                _outputSent += (int)n;
+            }
+            else if (n < 0 && Libc.WouldBlock)
+            {
+                return;
+            }
+            else
+            {
+                Close();
+                return;
+            }
+        }
+
+        _output.ResetWrittenCount();
+        _outputSent = 0;
+        switch (_state)
+        {
+            case State.Closing:
+                Close();
+                break;
+            case State.Exchange:
+                ResumeRelay();
+                break;
+            case State.Idle:
+                Continue();
+                break;
+        }
+    }
+
+    /// <summary>The request is answered: the connection closes, or takes the next one.</summary>
+    private void RequestDone(bool close)
+    {
+        EndRequest();
+        _state = close ? State.Closing : State.Idle;
+        _since = Environment.TickCount64;
+        if (!HasOutput)
+        {
+            if (close)
+            {
+                Close();
+            }
+            else
+            {
+                Continue();
+            }
+        }
+    }
+
+    private void Continue()
+    {
+        if (_closeRequested)
+        {
+            Close();
+        }
+        else if (_readBlocked)
+        {
+            Read();
+        }
+        else
+        {
+            Serve();
+        }
+    }
+
+    private void ReturnInput()
+    {
+        if (_input.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_input);
+            _input = [];
+        }
+    }
+}
