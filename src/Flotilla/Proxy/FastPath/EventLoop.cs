@@ -211,7 +211,7 @@ internal sealed unsafe class EventLoop
         while (!_stopping || OpenConnections > 0)
         {
             var n = Libc.epoll_wait(_epoll, events, MaxEvents, TickMilliseconds);
-            if (n < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Libc.EINTR)
+            if (n < 0 && Libc.LastError != Libc.EINTR)
             {
                 _logger.LogCritical(Libc.Error(), "fast-path event loop failed in epoll_wait");
                 break;

@@ -53,7 +53,10 @@ internal static unsafe partial class Libc
         public ushort Family;
     }
 
-    public static bool WouldBlock => Marshal.GetLastPInvokeError() == EAGAIN;
+    /// <summary>errno of the last call that failed.</summary>
+    public static int LastError => Marshal.GetLastPInvokeError();
+
+    public static bool WouldBlock => LastError == EAGAIN;
 
     public static SockAddrIn Loopback(int port) => new()
     {

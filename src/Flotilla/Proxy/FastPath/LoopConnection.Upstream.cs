@@ -131,7 +131,7 @@ internal sealed partial class LoopConnection
         Libc.SetNoDelay(fd);
         var address = Libc.Loopback(target.Port);
         var connected = Libc.connect(fd, &address, (uint)sizeof(Libc.SockAddrIn));
-        if (connected < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Libc.EINPROGRESS)
+        if (connected < 0 && Libc.LastError != Libc.EINPROGRESS)
         {
             error = Libc.Error();
             Libc.close(fd);
