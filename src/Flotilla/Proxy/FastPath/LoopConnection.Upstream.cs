@@ -282,6 +282,12 @@ internal sealed partial class LoopConnection
         }
 
         _paused = HasOutput; // resumed by FlushOutput once the client has taken it
+        if (_paused)
+        {
+            // The task's timeout is not the client's: a client may read slowly, but not stop for longer than this.
+            _deadline = Environment.TickCount64 + (long)FastPathForwarder.KeepAliveTimeout.TotalMilliseconds;
+        }
+
         return !_paused;
     }
 
@@ -349,7 +355,7 @@ internal sealed partial class LoopConnection
 
     private void CheckExchangeDeadline(long now)
     {
-        if (_upstream is null || _paused || now < _deadline)
+        if (_upstream is null || now < _deadline)
         {
             return;
         }
@@ -364,7 +370,7 @@ internal sealed partial class LoopConnection
         }
         else
         {
-            Break(new TimeoutException("the task's response stalled"));
+            Break(new TimeoutException(_paused ? "the client stopped reading the response" : "the task's response stalled"));
         }
     }
 

@@ -84,7 +84,8 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         var waited = now - _since;
         switch (_state)
         {
-            case State.Idle when !HasOutput && waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
+            // Idle, or its last response not taken by the client for as long.
+            case State.Idle when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
             case State.Body when waited > FastPathForwarder.BodyTimeout.TotalMilliseconds:
             case State.Closing when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
                 Close();
