@@ -235,6 +235,34 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task FastPathTurnedOnByApply_NewConnectionsTakeIt()
+    {
+        var on = Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 1));
+        var off = on.Replace("    rules:\n", "    fastPath: false\n    rules:\n", StringComparison.Ordinal);
+        Assert.NotEqual(on, off);
+        await using var flotilla = await FlotillaInstance.StartAsync(off);
+        await flotilla.WaitForHealthyAsync("shop", 1);
+        const string Upload = "POST /upload HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        const string HandedOver = @"flotilla_fastpath_handovers_total\{[^}]*listener=""web"",reason=""transfer-encoding header""[^}]*\} [1-9]";
+
+        // Off: the connection is Kestrel's from the start, so nothing is handed over (or counted).
+        AssertInOrder(await RawAsync(flotilla.Listener(), Upload), "HTTP/1.1 200 OK", "\"bytes\":5");
+        Assert.DoesNotMatch(HandedOver, await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel));
+
+        await File.WriteAllTextAsync(Path.Combine(flotilla.Directory, "on.yaml"), on, Cancel);
+        var (code, output) = await flotilla.CliAsync("apply", "on.yaml");
+        Assert.True(code == 0, output);
+
+        // On: a new connection starts on the fast path, which hands the chunked upload over.
+        AssertInOrder(await RawAsync(flotilla.Listener(), Upload), "HTTP/1.1 200 OK", "\"bytes\":5");
+        await Eventually.Until(
+            () => flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel),
+            metrics => Regex.IsMatch(metrics, HandedOver),
+            TimeSpan.FromSeconds(10),
+            "the hand-over counted once the fast path is on");
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task TaskClosesIdleKeepAliveConnections_NextRequestsStillSucceed()
     {
         var spec = Specs.Fleet(Specs.Web("py"), $$"""

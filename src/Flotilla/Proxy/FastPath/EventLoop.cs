@@ -168,8 +168,8 @@ internal sealed unsafe class EventLoop
         Libc.SetNoDelay(fd);
         if (!listener.Spec.FastPath)
         {
-            // An apply turned the fast path off for this listener: its new connections go to Kestrel from the start.
-            _forwarder.HandOver(listener, fd, [], "fastPath: false");
+            // The listener's fast path is off (by its spec or an apply): its new connections are Kestrel's from the start.
+            _forwarder.PassOn(listener, fd, []);
             return;
         }
 

@@ -60,9 +60,13 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     /// <summary>Kestrel's transport for the connections the fast path hands over.</summary>
     public HandOverTransport HandOvers { get; }
 
-    /// <summary>Whether <paramref name="listener"/>'s socket is the fast path's: plain HTTP, not a redirect to HTTPS, <c>fastPath</c> on.</summary>
+    /// <summary>
+    /// Whether <paramref name="listener"/>'s socket is the event loops': plain HTTP and not a redirect to HTTPS. With
+    /// <c>fastPath: false</c> they pass each new connection to Kestrel as they accept it, so that an apply can turn the
+    /// fast path on or off for new connections without a new socket.
+    /// </summary>
     public static bool Serves(ListenerRuntime listener) =>
-        listener.Spec.Protocol == Core.Spec.ListenerProtocol.Http && !listener.RedirectsToHttps && listener.Spec.FastPath;
+        listener.Spec.Protocol == Core.Spec.ListenerProtocol.Http && !listener.RedirectsToHttps;
 
     /// <summary>Binds <paramref name="listener"/>'s socket for the event loops (port 0 resolved into its runtime).</summary>
     /// <exception cref="IOException">The address cannot be bound; the message names the listener.</exception>
@@ -213,8 +217,12 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     {
         _metrics.RecordHandOver(listener.Name, reason);
         LogHandOver(fd, listener.Name, reason);
-        HandOvers.Accept(listener.Name, new Socket(new SafeSocketHandle(fd, ownsHandle: true)), unread);
+        PassOn(listener, fd, unread);
     }
+
+    /// <summary>A new connection of a listener with <c>fastPath: false</c> goes to Kestrel as it is (not a hand-over: not counted).</summary>
+    public void PassOn(ListenerRuntime listener, int fd, byte[] unread) =>
+        HandOvers.Accept(listener.Name, new Socket(new SafeSocketHandle(fd, ownsHandle: true)), unread);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection (fd {Fd}) on {Listener} goes to the full HTTP stack: {Reason}")]
     private partial void LogHandOver(int fd, string listener, string reason);

@@ -21,7 +21,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     private readonly Http1RequestHead _head = new();
     private readonly ArrayBufferWriter<byte> _output = new(4096);
     private int _outputSent;
-    private byte[] _input = ArrayPool<byte>.Shared.Rent(UpstreamSocket.BufferSize);
+    private byte[] _input = [];
     private int _inputLength;
     private bool _readBlocked;
     private bool _inputEnded;
@@ -123,6 +123,12 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     private void Read()
     {
         _readBlocked = false;
+        if (_input.Length == 0)
+        {
+            // Rented for as long as the connection holds unserved bytes: an idle keep-alive connection holds none.
+            _input = ArrayPool<byte>.Shared.Rent(UpstreamSocket.BufferSize);
+        }
+
         while (true)
         {
             var space = _input.Length - _inputLength;
@@ -177,6 +183,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         {
             if (_inputLength == 0)
             {
+                ReturnInput();
                 if (_inputEnded)
                 {
                     Close();
