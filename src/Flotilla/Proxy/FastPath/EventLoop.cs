@@ -251,14 +251,19 @@ internal sealed unsafe class EventLoop
         }
         catch (Exception exception)
         {
-            // A bug must cost one connection, not the loop and every connection on it.
-            _logger.LogError(exception, "fast-path connection failed; closing it");
-            (socket as LoopConnection ?? (socket as UpstreamSocket)?.Owner)?.Close();
+            Contain(exception, socket as LoopConnection ?? (socket as UpstreamSocket)?.Owner);
             if (socket is UpstreamSocket upstream)
             {
                 CloseUpstream(upstream);
             }
         }
+    }
+
+    /// <summary>A bug must cost one connection, not the loop and every connection on it.</summary>
+    private void Contain(Exception exception, LoopConnection? connection)
+    {
+        _logger.LogError(exception, "fast-path connection failed; closing it");
+        connection?.Close();
     }
 
     private void RunPosted()
@@ -267,7 +272,14 @@ internal sealed unsafe class EventLoop
         Libc.read(_wake, &count, sizeof(ulong));
         while (_posted.TryDequeue(out var action))
         {
-            action();
+            try
+            {
+                action();
+            }
+            catch (Exception exception)
+            {
+                _logger.LogError(exception, "fast-path event loop: a posted action failed");
+            }
         }
     }
 
@@ -279,7 +291,14 @@ internal sealed unsafe class EventLoop
         {
             if (!connection.Closed)
             {
-                connection.OnTick(now);
+                try
+                {
+                    connection.OnTick(now);
+                }
+                catch (Exception exception)
+                {
+                    Contain(exception, connection);
+                }
             }
         }
 
