@@ -18,8 +18,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 namespace Flotilla.Proxy;
 
 /// <summary>
-/// The load balancer: one Kestrel server for all listeners, apart from the admin API's, whose only middleware is
-/// <see cref="ProxyMiddleware"/>. TLS is terminated here, with the certificate chosen per connection by SNI.
+/// The load balancer: the fast path's event loops on the plain-HTTP listeners' sockets (<see cref="FastPathForwarder"/>),
+/// and one Kestrel server, whose only middleware is <see cref="ProxyMiddleware"/>, for the HTTPS listeners and for
+/// every connection the loops hand over. TLS is terminated here, with the certificate chosen per connection by SNI.
 /// </summary>
 internal sealed partial class ProxyServer(
     SpecDocument spec,

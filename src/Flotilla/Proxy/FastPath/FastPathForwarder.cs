@@ -9,7 +9,7 @@ namespace Flotilla.Proxy.FastPath;
 
 /// <summary>
 /// The load balancer's lean path for plain HTTP/1.1, built as HAProxy is: the fast-path listeners' sockets are served by
-/// event loops of Flotilla's own (<see cref="EventLoop"/>, one per core), which read request heads, route and pick a
+/// event loops of Flotilla's own (<see cref="EventLoop"/>, half the cores), which read request heads, route and pick a
 /// target exactly as <see cref="ProxyMiddleware"/> does (same router, same target groups, same
 /// <see cref="RequestLedger"/>), and relay bytes to pooled keep-alive connections to the tasks — with no Kestrel,
 /// thread pool or tasks on a request's path.
