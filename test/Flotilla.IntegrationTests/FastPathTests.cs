@@ -79,6 +79,14 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
+    /// <summary>A fleet of one python3 task "py" running <paramref name="script"/>, behind listener "web".</summary>
+    private static string PythonFleet(string script) => Specs.Fleet(Specs.Web("py"), $$"""
+          py:
+            command: ["python3", "-c", {{JsonSerializer.Serialize(script)}}]
+            desired: 1
+            health: { path: /, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3 }
+        """);
+
     /// <summary>Sends <paramref name="requests"/> in one write and reads until the server closes (the last asks it to).</summary>
     private static async Task<string> RawAsync(string listener, string requests)
     {
@@ -185,13 +193,7 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     [Fact(Timeout = 120_000)]
     public async Task ClientReadsSlowly_TheLargeResponseArrivesWhole()
     {
-        var spec = Specs.Fleet(Specs.Web("py"), $$"""
-              py:
-                command: ["python3", "-c", {{JsonSerializer.Serialize(LargeResponse)}}]
-                desired: 1
-                health: { path: /, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3 }
-            """);
-        await using var flotilla = await FlotillaInstance.StartAsync(spec);
+        await using var flotilla = await FlotillaInstance.StartAsync(PythonFleet(LargeResponse));
         await flotilla.WaitForHealthyAsync("py", 1);
         var uri = new Uri(flotilla.Listener());
         using var client = new TcpClient { ReceiveBufferSize = 64 * 1024 };
@@ -265,13 +267,7 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     [Fact(Timeout = 120_000)]
     public async Task TaskClosesIdleKeepAliveConnections_NextRequestsStillSucceed()
     {
-        var spec = Specs.Fleet(Specs.Web("py"), $$"""
-              py:
-                command: ["python3", "-c", {{JsonSerializer.Serialize(ShortKeepAlive)}}]
-                desired: 1
-                health: { path: /, interval: 1s, timeout: 500ms, healthyThreshold: 2, unhealthyThreshold: 3 }
-            """);
-        await using var flotilla = await FlotillaInstance.StartAsync(spec);
+        await using var flotilla = await FlotillaInstance.StartAsync(PythonFleet(ShortKeepAlive));
         await flotilla.WaitForHealthyAsync("py", 1);
 
         for (var i = 0; i < 3; i++)
