@@ -90,11 +90,30 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     /// <summary>Sends <paramref name="requests"/> in one write and reads until the server closes (the last asks it to).</summary>
     private static async Task<string> RawAsync(string listener, string requests)
     {
+        using var client = await SendRawAsync(listener, requests);
+        return await ReadToEndAsync(client.GetStream());
+    }
+
+    /// <summary>Connects <paramref name="client"/> (a new one if null) to the listener and sends <paramref name="text"/>, HOST replaced by the listener's authority.</summary>
+    private static async Task<TcpClient> SendRawAsync(string listener, string text, TcpClient? client = null)
+    {
         var uri = new Uri(listener);
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(requests.Replace("HOST", $"127.0.0.1:{uri.Port}", StringComparison.Ordinal)), Cancel);
+        client ??= new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text.Replace("HOST", uri.Authority, StringComparison.Ordinal)), Cancel);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<string> ReadToEndAsync(Stream stream)
+    {
         using var reader = new StreamReader(stream, Encoding.ASCII);
         return await reader.ReadToEndAsync(Cancel);
     }
@@ -158,16 +177,11 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     [Fact(Timeout = 120_000)]
     public async Task ClientHalfClosesAfterItsRequests_TheyAreStillAnswered()
     {
-        var uri = new Uri(fleet.Flotilla.Listener());
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
+        using var client = await SendRawAsync(fleet.Flotilla.Listener(), "GET /echo?n=1 HTTP/1.1\r\nHost: HOST\r\n\r\nGET /echo?n=2 HTTP/1.1\r\nHost: HOST\r\n\r\n");
         var stream = client.GetStream();
-        var request = $"GET /echo?n=1 HTTP/1.1\r\nHost: {uri.Authority}\r\n\r\nGET /echo?n=2 HTTP/1.1\r\nHost: {uri.Authority}\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Cancel);
         client.Client.Shutdown(SocketShutdown.Send);
 
-        using var reader = new StreamReader(stream, Encoding.ASCII);
-        var text = await reader.ReadToEndAsync(Cancel);
+        var text = await ReadToEndAsync(stream);
 
         AssertInOrder(text, "HTTP/1.1 200 OK", "\"query\":\"?n=1\"", "HTTP/1.1 200 OK", "\"query\":\"?n=2\"");
     }
@@ -175,17 +189,12 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     [Fact(Timeout = 120_000)]
     public async Task BodyArrivesAfterTheHead_TheRequestWaitsForIt()
     {
-        var uri = new Uri(fleet.Flotilla.Listener());
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /upload HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello"), Cancel);
+        using var client = await SendRawAsync(fleet.Flotilla.Listener(), "POST /upload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello");
 
         // The scenario itself, not a wait for a condition: the rest of the body comes later, in its own segment.
         await Task.Delay(TimeSpan.FromMilliseconds(300), Cancel);
-        await stream.WriteAsync(" world"u8.ToArray(), Cancel);
-        using var reader = new StreamReader(stream, Encoding.ASCII);
-        var text = await reader.ReadToEndAsync(Cancel);
+        await client.GetStream().WriteAsync(" world"u8.ToArray(), Cancel);
+        var text = await ReadToEndAsync(client.GetStream());
 
         AssertInOrder(text, "HTTP/1.1 200 OK", "\"bytes\":11");
     }
@@ -195,17 +204,13 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     {
         await using var flotilla = await FlotillaInstance.StartAsync(PythonFleet(LargeResponse));
         await flotilla.WaitForHealthyAsync("py", 1);
-        var uri = new Uri(flotilla.Listener());
-        using var client = new TcpClient { ReceiveBufferSize = 64 * 1024 };
-        await client.ConnectAsync(IPAddress.Loopback, uri.Port, Cancel);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /big HTTP/1.1\r\nHost: {uri.Authority}\r\nConnection: close\r\n\r\n"), Cancel);
+        using var client = await SendRawAsync(flotilla.Listener(), "GET /big HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n", new TcpClient { ReceiveBufferSize = 64 * 1024 });
 
         // Not reading for a while fills every buffer between the task and this client, so the load balancer must stop
         // reading from the task and go on once the client reads again.
         await Task.Delay(TimeSpan.FromSeconds(1), Cancel);
         var received = new MemoryStream();
-        await stream.CopyToAsync(received, Cancel);
+        await client.GetStream().CopyToAsync(received, Cancel);
 
         var bytes = received.ToArray();
         var headEnd = bytes.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
@@ -224,9 +229,8 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
         await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 1)));
         await flotilla.WaitForHealthyAsync("shop", 1);
 
-        var slow = flotilla.Http.GetAsync(flotilla.Listener() + "/work?ms=1500", Cancel);
-        // The scenario: the request is at the task when Flotilla is told to stop.
-        await Task.Delay(TimeSpan.FromMilliseconds(500), Cancel);
+        var slow = flotilla.Http.GetAsync(flotilla.Listener() + "/work?ms=3000", Cancel);
+        await Eventually.Until(async () => (await flotilla.TargetsAsync("shop")).Targets.Sum(t => t.InFlight), n => n == 1, TimeSpan.FromSeconds(10), "the long request in flight");
         flotilla.Process.Signal(PosixSignals.SigTerm);
 
         using var response = await slow;

@@ -32,12 +32,12 @@ internal sealed unsafe class EventLoop
     private const int MaxEvents = 256;
     private const int TickMilliseconds = 100;
 
-    private readonly FastPathForwarder _forwarder;
     private readonly ILogger _logger;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _posted = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<LoopConnection> _connections = [];
     private readonly List<LoopConnection> _ticking = [];
     private readonly List<ListenSocket> _listeners = [];
@@ -48,7 +48,7 @@ internal sealed unsafe class EventLoop
 
     public EventLoop(FastPathForwarder forwarder, int index, ILogger logger)
     {
-        _forwarder = forwarder;
+        Forwarder = forwarder;
         _logger = logger;
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
@@ -62,7 +62,10 @@ internal sealed unsafe class EventLoop
         _thread = new Thread(Run) { IsBackground = true, Name = $"flotilla loop {index}" };
     }
 
-    public FastPathForwarder Forwarder => _forwarder;
+    public FastPathForwarder Forwarder { get; }
+
+    /// <summary>Completes when the loop's thread ends: after a stop, with its last connection.</summary>
+    public Task Ended => _ended.Task;
 
     public UpstreamPool Pool { get; }
 
@@ -121,8 +124,6 @@ internal sealed unsafe class EventLoop
         }
     });
 
-    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
-
     /// <summary>Registers a new socket for reading, writing and hang-up, edge-triggered, for its life.</summary>
     public void Add(LoopSocket socket)
     {
@@ -169,11 +170,11 @@ internal sealed unsafe class EventLoop
         if (!listener.Spec.FastPath)
         {
             // The listener's fast path is off (by its spec or an apply): its new connections are Kestrel's from the start.
-            _forwarder.PassOn(listener, fd, []);
+            Forwarder.PassOn(listener, fd, []);
             return;
         }
 
-        var loop = _forwarder.LeastLoaded(this);
+        var loop = Forwarder.LeastLoaded(this);
         Interlocked.Increment(ref loop._open);
         if (loop == this)
         {
@@ -241,6 +242,7 @@ internal sealed unsafe class EventLoop
         Pool.Clear();
         Libc.close(_wake);
         Libc.close(_epoll);
+        _ended.SetResult();
     }
 
     private void Dispatch(LoopSocket socket, uint events)

@@ -161,21 +161,15 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
 
         _started = false;
         Array.ForEach(_loops, loop => loop.Stop());
+        var ended = Task.WhenAll(_loops.Select(loop => loop.Ended));
         try
         {
-            while (_loops.Any(loop => loop.OpenConnections > 0))
-            {
-                await Task.Delay(20, cancellationToken);
-            }
+            await ended.WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
             Array.ForEach(_loops, loop => loop.Abort());
-        }
-
-        foreach (var loop in _loops)
-        {
-            loop.Join(TimeSpan.FromSeconds(5));
+            await ended.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

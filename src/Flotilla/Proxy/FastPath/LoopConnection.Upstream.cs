@@ -49,7 +49,7 @@ internal sealed partial class LoopConnection
             }
 
             upstream.Connecting = false;
-            _deadline = Environment.TickCount64 + (long)_destination!.Timeout.TotalMilliseconds;
+            Expect(_destination!.Timeout);
         }
 
         if ((events & Libc.EPOLLOUT) != 0 && _requestSent < _requestBytes.WrittenCount)
@@ -110,11 +110,11 @@ internal sealed partial class LoopConnection
         _paused = false;
         if (upstream.Connecting)
         {
-            _deadline = Environment.TickCount64 + (long)FastPathForwarder.ConnectTimeout.TotalMilliseconds;
+            Expect(FastPathForwarder.ConnectTimeout);
             return;
         }
 
-        _deadline = Environment.TickCount64 + (long)_destination!.Timeout.TotalMilliseconds;
+        Expect(_destination!.Timeout);
         SendRequest();
     }
 
@@ -196,7 +196,7 @@ internal sealed partial class LoopConnection
             if (n > 0)
             {
                 upstream.Filled += (int)n;
-                _deadline = Environment.TickCount64 + (long)_destination!.Timeout.TotalMilliseconds;
+                Expect(_destination!.Timeout);
                 if (!Relay(upstream) || (n < space && !upstream.HungUp))
                 {
                     return;
@@ -220,7 +220,7 @@ internal sealed partial class LoopConnection
         if (_paused)
         {
             _paused = false;
-            _deadline = Environment.TickCount64 + (long)_destination!.Timeout.TotalMilliseconds;
+            Expect(_destination!.Timeout);
             ReadResponse(); // edge-triggered: what arrived while paused raises no new event
         }
     }
@@ -285,7 +285,7 @@ internal sealed partial class LoopConnection
         if (_paused)
         {
             // The task's timeout is not the client's: a client may read slowly, but not stop for longer than this.
-            _deadline = Environment.TickCount64 + (long)FastPathForwarder.KeepAliveTimeout.TotalMilliseconds;
+            Expect(FastPathForwarder.KeepAliveTimeout);
         }
 
         return !_paused;
@@ -374,12 +374,18 @@ internal sealed partial class LoopConnection
         }
     }
 
+    /// <summary>The exchange's next step (connected, the task's next bytes, the client taking some) is due within <paramref name="limit"/>.</summary>
+    private void Expect(TimeSpan limit) => _deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+
+    /// <summary>The body's bytes relayed so far: for chunked responses, the data without the framing.</summary>
+    private long BodyBytesOut => _response.Framing == BodyFraming.Chunked ? _chunks.DataBytes : _bytesOut;
+
     /// <summary>The response was relayed to its end.</summary>
     private void Finish(bool closeUpstream)
     {
         var upstream = _upstream!;
         _upstream = null;
-        _request!.BytesOut = _response.Framing == BodyFraming.Chunked ? _chunks.DataBytes : _bytesOut;
+        _request!.BytesOut = BodyBytesOut;
         if (closeUpstream || _response.Close || _leftover || _response.Framing == BodyFraming.UntilClose)
         {
             upstream.Owner = null;
@@ -405,7 +411,7 @@ internal sealed partial class LoopConnection
     private void Break(Exception exception)
     {
         _forwarder.LogUpstreamFailed(_request!.RequestId, _target!, exception);
-        _request.BytesOut = _response.Framing == BodyFraming.Chunked ? _chunks.DataBytes : _bytesOut;
+        _request.BytesOut = BodyBytesOut;
         Close();
     }
 

@@ -206,10 +206,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             _since = Environment.TickCount64;
             if (_total > _input.Length)
             {
-                var larger = ArrayPool<byte>.Shared.Rent(_total);
-                _input.AsSpan(0, _inputLength).CopyTo(larger);
-                ReturnInput();
-                _input = larger;
+                ResizeInput(_total);
             }
         }
 
@@ -247,11 +244,17 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
 
         if (_input.Length > UpstreamSocket.BufferSize && _inputLength <= UpstreamSocket.BufferSize)
         {
-            var smaller = ArrayPool<byte>.Shared.Rent(UpstreamSocket.BufferSize);
-            _input.AsSpan(0, _inputLength).CopyTo(smaller);
-            ReturnInput();
-            _input = smaller;
+            ResizeInput(UpstreamSocket.BufferSize); // a large body has gone: back to the usual size
         }
+    }
+
+    /// <summary>Moves the input's bytes to a rented buffer of at least <paramref name="size"/> bytes.</summary>
+    private void ResizeInput(int size)
+    {
+        var resized = ArrayPool<byte>.Shared.Rent(size);
+        _input.AsSpan(0, _inputLength).CopyTo(resized);
+        ReturnInput();
+        _input = resized;
     }
 
     /// <summary>Sends what the output holds; on a full socket the rest waits for EPOLLOUT.</summary>

@@ -1,56 +1,59 @@
 using Flotilla.Proxy.FastPath;
+using Flotilla.Proxy.Targets;
 
 namespace Flotilla.Tests.Proxy.FastPath;
 
-public sealed class UpstreamPoolTests
+public sealed class UpstreamPoolTests : IDisposable
 {
+    private readonly Target _target = Targets.New("t1", Targets.Time());
+    private readonly List<UpstreamSocket> _closed = [];
+    private readonly List<UpstreamSocket> _sockets = [];
+    private readonly UpstreamPool _pool;
+
+    public UpstreamPoolTests() => _pool = new UpstreamPool(_closed.Add);
+
     [Fact]
     public void Rent_MostRecentlyReturnedFirst_AndIdleOnesAreClosedAfterTheTimeout()
     {
-        var target = Targets.New("t1", Targets.Time());
-        List<UpstreamSocket> closed = [];
-        var pool = new UpstreamPool(closed.Add);
-        using var older = new Released(new UpstreamSocket(-1, target));
-        using var newer = new Released(new UpstreamSocket(-1, target));
+        var (older, newer) = (Socket(), Socket());
 
-        Assert.Null(pool.Rent(target));
-        pool.Return(older.Socket, now: 1_000);
-        pool.Return(newer.Socket, now: 2_000);
-        Assert.Same(newer.Socket, pool.Rent(target));
-        pool.Return(newer.Socket, now: 3_000);
+        Assert.Null(_pool.Rent(_target));
+        _pool.Return(older, now: 1_000);
+        _pool.Return(newer, now: 2_000);
+        Assert.Same(newer, _pool.Rent(_target));
+        _pool.Return(newer, now: 3_000);
 
-        pool.Scavenge(3_000);
-        Assert.Equal(2, pool.IdleCount(target));
-        Assert.Empty(closed);
+        _pool.Scavenge(3_000);
+        Assert.Equal(2, _pool.IdleCount(_target));
+        Assert.Empty(_closed);
 
         // The older one has idled past the timeout, the newer one not yet: only the older is closed.
-        pool.Scavenge(1_000 + (long)UpstreamPool.IdleTimeout.TotalMilliseconds + 1);
-        Assert.Equal([older.Socket], closed);
-        Assert.Same(newer.Socket, pool.Rent(target));
-        Assert.Null(pool.Rent(target));
+        _pool.Scavenge(1_000 + (long)UpstreamPool.IdleTimeout.TotalMilliseconds + 1);
+        Assert.Equal([older], _closed);
+        Assert.Same(newer, _pool.Rent(_target));
+        Assert.Null(_pool.Rent(_target));
     }
 
     [Fact]
     public void Rent_SkipsAndClosesAConnectionMarkedClosed()
     {
-        var target = Targets.New("t1", Targets.Time());
-        List<UpstreamSocket> closed = [];
-        var pool = new UpstreamPool(closed.Add);
-        using var gone = new Released(new UpstreamSocket(-1, target));
-        using var open = new Released(new UpstreamSocket(-1, target));
-        pool.Return(open.Socket, now: 1);
-        pool.Return(gone.Socket, now: 2);
-        gone.Socket.MarkClosed();
+        var (open, gone) = (Socket(), Socket());
+        _pool.Return(open, now: 1);
+        _pool.Return(gone, now: 2);
+        gone.MarkClosed();
 
-        Assert.Same(open.Socket, pool.Rent(target));
-        Assert.Equal([gone.Socket], closed);
+        Assert.Same(open, _pool.Rent(_target));
+        Assert.Equal([gone], _closed);
     }
 
-    /// <summary>Returns a test socket's pooled buffer.</summary>
-    private sealed class Released(UpstreamSocket socket) : IDisposable
-    {
-        public UpstreamSocket Socket { get; } = socket;
+    /// <summary>Returns the test sockets' pooled buffers.</summary>
+    public void Dispose() => _sockets.ForEach(socket => socket.Release());
 
-        public void Dispose() => Socket.Release();
+    /// <summary>A pooled connection with no descriptor: the pool only keeps, orders and hands back its sockets.</summary>
+    private UpstreamSocket Socket()
+    {
+        var socket = new UpstreamSocket(-1, _target);
+        _sockets.Add(socket);
+        return socket;
     }
 }
