@@ -120,10 +120,13 @@ public sealed class TargetHealthTests
         Assert.InRange(late.Count(t => t == "shop-2"), 17, 23);
     }
 
-    [Fact(Timeout = 180_000)]
-    public async Task Stickiness_ClientStaysOnItsTask_AndMovesWithANewCookieWhenTheTaskGoes()
+    [Theory(Timeout = 180_000)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Stickiness_ClientStaysOnItsTask_AndMovesWithANewCookieWhenTheTaskGoes(bool fastPath)
     {
-        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 3, extra: ["stickiness: { cookie: PIN, ttl: 10m }"])));
+        var web = fastPath ? Specs.Web("shop") : Specs.Web("shop").Replace("    rules:\n", "    fastPath: false\n    rules:\n", StringComparison.Ordinal);
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(web, Specs.Shop("shop", 3, extra: ["stickiness: { cookie: PIN, ttl: 10m }"])));
         await flotilla.WaitForHealthyAsync("shop", 3);
         var cookies = new CookieContainer();
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies });
@@ -141,5 +144,10 @@ public sealed class TargetHealthTests
         Assert.DoesNotContain(pinned[0], moved);
         Assert.Single(moved.Distinct());
         Assert.NotEqual(pin.Value, cookies.GetCookies(new Uri(flotilla.Listener()))["PIN"]?.Value);
+        if (fastPath)
+        {
+            // Sticky services are served on the event loops: no connection went to the full HTTP stack.
+            Assert.DoesNotContain("flotilla_fastpath_handovers_total{", await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel), StringComparison.Ordinal);
+        }
     }
 }

@@ -5,6 +5,7 @@ using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Flotilla.Proxy;
@@ -109,9 +110,8 @@ internal sealed class ProxyMiddleware
         var service = destination.Service;
         request.Service = service;
         var group = _groups.ByService.GetValueOrDefault(service);
-        var stickiness = group?.Service.Stickiness;
-        var pinned = stickiness is null ? null : _sticky.Parse(context.Request.Cookies[stickiness.Cookie]);
-        var target = (pinned is null ? null : group!.FindEligible(pinned)) ?? group?.Pick(fields);
+        string? setCookie = null;
+        var target = group is null ? null : _sticky.Pick(group, fields, request.Scheme, out setCookie);
         if (target is null)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -121,17 +121,9 @@ internal sealed class ProxyMiddleware
             return;
         }
 
-        if (stickiness is not null && pinned != target.TaskId)
+        if (setCookie is not null)
         {
-            // A new pin, or the pinned task is gone: the cookie now names the task that served this request.
-            context.Response.Cookies.Append(stickiness.Cookie, _sticky.Format(target.TaskId), new CookieOptions
-            {
-                HttpOnly = true,
-                Path = "/",
-                SameSite = SameSiteMode.Lax,
-                Secure = request.Scheme == "https",
-                MaxAge = stickiness.Ttl,
-            });
+            context.Response.Headers.Append(HeaderNames.SetCookie, setCookie);
         }
 
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)

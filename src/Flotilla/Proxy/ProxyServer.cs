@@ -48,7 +48,8 @@ internal sealed partial class ProxyServer(
 
         var accessLog = _accessLog = new AccessLogWriter(fleet.Current.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
         var ledger = new RequestLedger(metrics, store, accessLog, time);
-        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, metrics, loggerFactory);
+        var sticky = new StickyCookie();
+        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
@@ -77,7 +78,7 @@ internal sealed partial class ProxyServer(
         builder.Services.AddSingleton(targets);
         builder.Services.AddSingleton(ledger);
         builder.Services.AddSingleton<ForwarderClient>();
-        builder.Services.AddSingleton<StickyCookie>();
+        builder.Services.AddSingleton(sticky);
 
         var app = builder.Build();
         metrics.ObserveAccessLog(accessLog);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 using Flotilla.Telemetry;
@@ -16,7 +17,7 @@ namespace Flotilla.Proxy.FastPath;
 /// </summary>
 /// <remarks>
 /// Anything it does not take (see <see cref="Http1RequestHead"/>: chunked or large bodies, upgrades, unusual heads;
-/// sticky services; fixed responses and redirects) hands the connection, from that request on, to Kestrel's HTTP stack
+/// fixed responses and redirects) hands the connection, from that request on, to Kestrel's HTTP stack
 /// and <see cref="ProxyMiddleware"/> through <see cref="HandOverTransport"/>, with the request's bytes unread. HTTPS
 /// listeners, HTTP/2 and WebSockets always take that path.
 /// </remarks>
@@ -45,17 +46,21 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private bool _started;
 
-    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
+    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, StickyCookie sticky, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
     {
         _routes = routes;
         _groups = groups;
         _metrics = metrics;
         Ledger = ledger;
+        Sticky = sticky;
         _logger = loggerFactory.CreateLogger<FastPathForwarder>();
         HandOvers = new HandOverTransport(loggerFactory);
     }
 
     public RequestLedger Ledger { get; }
+
+    /// <summary>Picks targets, sticky ones included, as <see cref="ProxyMiddleware"/> does.</summary>
+    public StickyCookie Sticky { get; }
 
     /// <summary>Kestrel's transport for the connections the fast path hands over.</summary>
     public HandOverTransport HandOvers { get; }
@@ -197,7 +202,6 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
         destination = plan.Choose(Random.Shared);
         group = _groups.ByService.GetValueOrDefault(destination.Service);
         return group is null ? "service has no target group"
-            : group.Service.Stickiness is not null ? "sticky sessions"
             : head.ContentLength > Math.Min(MaxBufferedBody, listener.Spec.MaxBodySize) ? "large body"
             : null;
     }

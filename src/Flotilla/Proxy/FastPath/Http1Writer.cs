@@ -55,9 +55,10 @@ internal static class Http1Writer
 
     /// <summary>
     /// The task's response head for the client: its status and end-to-end headers from <paramref name="response"/>
-    /// (parsed from <paramref name="head"/>), the request id, and <c>Connection: close</c> when the connection closes after it.
+    /// (parsed from <paramref name="head"/>), the request id, the sticky-session cookie when there is one to set, and
+    /// <c>Connection: close</c> when the connection closes after it.
     /// </summary>
-    public static void WriteResponseHead(IBufferWriter<byte> writer, Http1ResponseHead response, ReadOnlySpan<byte> head, ProxyRequest request, bool close)
+    public static void WriteResponseHead(IBufferWriter<byte> writer, Http1ResponseHead response, ReadOnlySpan<byte> head, ProxyRequest request, string? setCookie, bool close)
     {
         writer.Write("HTTP/1.1 "u8);
         WriteNumber(writer, response.StatusCode);
@@ -72,6 +73,11 @@ internal static class Http1Writer
         }
 
         WriteHeader(writer, "X-Request-Id: "u8, request.RequestId);
+        if (setCookie is not null)
+        {
+            WriteHeader(writer, "\r\nSet-Cookie: "u8, setCookie);
+        }
+
         writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
     }
 

@@ -31,6 +31,7 @@ internal sealed partial class LoopConnection
     private long _remaining;
     private long _bytesOut;
     private ChunkedScanner _chunks;
+    private string? _setCookie;
 
     /// <summary>The upstream connection this one's request is on reports events.</summary>
     public void OnUpstreamEvents(UpstreamSocket upstream, uint events)
@@ -72,11 +73,12 @@ internal sealed partial class LoopConnection
         request.Service = _destination!.Service;
         request.BytesIn = _head.ContentLength;
         _head.ClientAddress = request.Address;
-        var target = _group!.Pick(_head);
+        var group = _group!;
+        var target = _forwarder.Sticky.Pick(group, _head, request.Scheme, out _setCookie);
         if (target is null)
         {
             ConsumeRequest();
-            Answer(StatusCodes.Status503ServiceUnavailable, TargetGroup.NoTargetMessage(request.Service), _group.RetryAfter);
+            Answer(StatusCodes.Status503ServiceUnavailable, TargetGroup.NoTargetMessage(request.Service), group.RetryAfter);
             return;
         }
 
@@ -115,7 +117,16 @@ internal sealed partial class LoopConnection
         }
 
         Expect(_destination!.Timeout);
-        SendRequest();
+        _loop.SendAfterBatch(this);
+    }
+
+    /// <summary>Sends what is still unsent of the request, unless its exchange ended before the loop got to it.</summary>
+    public void SendPendingRequest()
+    {
+        if (!Closed && _upstream is { Closed: false, Connecting: false } && _requestSent < _requestBytes.WrittenCount)
+        {
+            SendRequest();
+        }
     }
 
     private unsafe UpstreamSocket? Connect(Target target, out Exception? error)
@@ -319,7 +330,7 @@ internal sealed partial class LoopConnection
 
         _responseStarted = true;
         _closeAfter = _head.Close || _closeRequested || _response.Framing == BodyFraming.UntilClose;
-        Http1Writer.WriteResponseHead(_output, _response, buffer, _request!, _closeAfter);
+        Http1Writer.WriteResponseHead(_output, _response, buffer, _request!, _setCookie, _closeAfter);
         _request!.StatusCode = _response.StatusCode;
         _remaining = _response.ContentLength;
         _chunks = default;
