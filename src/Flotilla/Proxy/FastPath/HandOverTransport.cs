@@ -38,9 +38,7 @@ internal sealed class HandOverTransport(ILoggerFactory loggerFactory) : IConnect
         if (unread.Length > 0)
         {
             var transport = connection.Transport;
-            var input = new Pipe();
-            _ = PumpAsync(unread, transport.Input, input.Writer);
-            connection.Transport = new DuplexPipe(input.Reader, transport.Output);
+            connection.Transport = new DuplexPipe(new PrefixedPipeReader(unread, transport.Input), transport.Output);
         }
 
         if (!Queue(listener).Writer.TryWrite(connection))
@@ -63,29 +61,6 @@ internal sealed class HandOverTransport(ILoggerFactory loggerFactory) : IConnect
 
     private Channel<ConnectionContext> Queue(string listener) =>
         _queues.GetOrAdd(listener, static _ => Channel.CreateUnbounded<ConnectionContext>(new UnboundedChannelOptions { SingleReader = true }));
-
-    /// <summary>The bytes already read, then the socket's input as it comes, until either side ends.</summary>
-    private static async Task PumpAsync(byte[] unread, PipeReader from, PipeWriter to)
-    {
-        try
-        {
-            var flushed = await to.WriteAsync(unread);
-            if (!flushed.IsCompleted)
-            {
-                await from.CopyToAsync(to);
-            }
-
-            await to.CompleteAsync();
-        }
-        catch (Exception exception)
-        {
-            await to.CompleteAsync(exception);
-        }
-        finally
-        {
-            await from.CompleteAsync();
-        }
-    }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {
