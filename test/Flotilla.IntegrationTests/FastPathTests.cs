@@ -200,6 +200,35 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task HeadArrivesInTwoSegments_TheFastPathWaitsForTheRest()
+    {
+        var before = await HandOversAsync(fleet.Flotilla);
+        var cookie = new string('c', 4000);
+        using var client = await SendRawAsync(fleet.Flotilla.Listener(), "GET /echo HTTP/1.1\r\nHost: HOST\r\nCookie: big=");
+
+        // The scenario itself, not a wait for a condition: the rest of the head (as with large cookies over a real
+        // network) comes later, in its own segment.
+        await Task.Delay(TimeSpan.FromMilliseconds(300), Cancel);
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(cookie + "\r\nConnection: close\r\n\r\n"), Cancel);
+        var text = await ReadToEndAsync(client.GetStream());
+
+        AssertInOrder(text, "HTTP/1.1 200 OK", "\"path\":\"/echo\"", "big=" + cookie);
+
+        // Served on the fast path: one known hand-over after it is the only one counted since.
+        AssertInOrder(await RawAsync(fleet.Flotilla.Listener(), "POST /upload HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"), "HTTP/1.1 200 OK");
+        await Eventually.Until(() => HandOversAsync(fleet.Flotilla), count => count > before, TimeSpan.FromSeconds(10), "the chunked upload's hand-over counted");
+        Assert.Equal(before + 1, await HandOversAsync(fleet.Flotilla));
+    }
+
+    /// <summary>The connections listener "web" has handed over so far, for any reason, from <c>/metrics</c>.</summary>
+    private static async Task<double> HandOversAsync(FlotillaInstance flotilla)
+    {
+        var metrics = await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel);
+        return Regex.Matches(metrics, @"^flotilla_fastpath_handovers_total\{[^}]*listener=""web""[^}]*\} (\S+)", RegexOptions.Multiline)
+            .Sum(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task ClientReadsSlowly_TheLargeResponseArrivesWhole()
     {
         await using var flotilla = await FlotillaInstance.StartAsync(PythonFleet(LargeResponse));

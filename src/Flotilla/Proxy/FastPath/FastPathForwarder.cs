@@ -29,8 +29,8 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     /// <summary>Kestrel's default keep-alive timeout, which the fast path keeps for the connections it serves.</summary>
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
 
-    /// <summary>Kestrel's default request-headers timeout, here the longest wait for a buffered request body.</summary>
-    public static readonly TimeSpan BodyTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>Kestrel's default request-headers timeout, here the longest wait for the rest of a request head or of a buffered body.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a connection to a task may take to open before the request gets 502.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);

@@ -52,6 +52,9 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         /// <summary>Waiting for a request (since <see cref="_since"/>).</summary>
         Idle,
 
+        /// <summary>Part of a request head is in; waiting for the rest (since <see cref="_since"/>).</summary>
+        Head,
+
         /// <summary>The head is in and routed; waiting for the rest of the body (since <see cref="_since"/>).</summary>
         Body,
 
@@ -86,7 +89,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         {
             // Idle, or its last response not taken by the client for as long.
             case State.Idle when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
-            case State.Body when waited > FastPathForwarder.BodyTimeout.TotalMilliseconds:
+            case State.Head or State.Body when waited > FastPathForwarder.RequestTimeout.TotalMilliseconds:
             case State.Closing when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
                 Close();
                 break;
@@ -170,7 +173,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             }
         }
 
-        if (_state is State.Idle or State.Body && !HasOutput)
+        if (_state is State.Idle or State.Head or State.Body && !HasOutput)
         {
             Serve();
         }
@@ -179,7 +182,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     /// <summary>Takes the next request from the input: routes its head, waits for its body, forwards it.</summary>
     private void Serve()
     {
-        if (_state == State.Idle)
+        if (_state is State.Idle or State.Head)
         {
             if (_inputLength == 0)
             {
@@ -193,7 +196,20 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             }
 
             var headLength = _head.Load(new ReadOnlySequence<byte>(_input, 0, _inputLength));
-            var declined = headLength < 0 ? "request head not complete in one read"
+            if (headLength < 0 && _inputLength < Http1RequestHead.MaxHeadSize && !_inputEnded)
+            {
+                // The head comes in more than one segment (large cookies, a slow client): wait for the rest, within
+                // the time Kestrel gives a request's headers.
+                if (_state == State.Idle)
+                {
+                    _state = State.Head;
+                    _since = Environment.TickCount64;
+                }
+
+                return;
+            }
+
+            var declined = headLength < 0 ? (_inputEnded ? "client ended before the request head" : "request head over 16 KiB")
                 : _head.Parse(headLength) ?? _forwarder.Route(_listener, _head, out _rule, out _destination, out _group);
             if (declined is not null)
             {
