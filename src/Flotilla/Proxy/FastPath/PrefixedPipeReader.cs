@@ -52,40 +52,8 @@ internal sealed class PrefixedPipeReader(ReadOnlyMemory<byte> prefix, PipeReader
         return true;
     }
 
-    public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        if (_delegating)
-        {
-            return await inner.ReadAsync(cancellationToken);
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        if (_examinedAll && StartAwaitingInner())
-        {
-            ReadResult more;
-            try
-            {
-                more = await inner.ReadAsync(cancellationToken);
-            }
-            finally
-            {
-                lock (_gate)
-                {
-                    _awaitingInner = false;
-                }
-            }
-
-            if (more.IsCanceled)
-            {
-                inner.AdvanceTo(more.Buffer.Start);
-                return new ReadResult(new ReadOnlySequence<byte>(_prefix), isCanceled: true, isCompleted: false);
-            }
-
-            Join(more);
-        }
-
-        return PrefixResult();
-    }
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+        _delegating ? inner.ReadAsync(cancellationToken) : ReadPrefixAsync(cancellationToken);
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
@@ -136,6 +104,36 @@ internal sealed class PrefixedPipeReader(ReadOnlyMemory<byte> prefix, PipeReader
         _prefix = default;
         _delegating = true;
         inner.Complete(exception);
+    }
+
+    private async ValueTask<ReadResult> ReadPrefixAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_examinedAll && StartAwaitingInner())
+        {
+            ReadResult more;
+            try
+            {
+                more = await inner.ReadAsync(cancellationToken);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _awaitingInner = false;
+                }
+            }
+
+            if (more.IsCanceled)
+            {
+                inner.AdvanceTo(more.Buffer.Start);
+                return new ReadResult(new ReadOnlySequence<byte>(_prefix), isCanceled: true, isCompleted: false);
+            }
+
+            Join(more);
+        }
+
+        return PrefixResult();
     }
 
     private bool CancelRequested()
