@@ -16,13 +16,18 @@ public sealed class FastPathFleet : IAsyncLifetime
         listeners:
           - name: web
             listen: 127.0.0.1:0
-            rules:
+            rules: &rules
+              - path: { exact: /fixed }
+                fixedResponse: { status: 503, body: down for maintenance, contentType: text/html; charset=utf-8 }
+              - path: { exact: /empty }
+                fixedResponse: { status: 204 }
+              - path: /moved/*
+                redirect: { status: 301, location: "#{scheme}://#{host}:#{port}/new#{path}#{query}" }
               - service: shop
           - name: yarp
             listen: 127.0.0.1:0
             fastPath: false
-            rules:
-              - service: shop
+            rules: *rules
         """,
         Specs.Shop("shop", 1));
 
@@ -348,5 +353,55 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
         Assert.StartsWith("00-0af7651916cd43dd8448eb211c80319c-", fast["traceparent"], StringComparison.Ordinal);
         Assert.NotEqual("from-the-client", fast["x-request-id"]);
         Assert.Equal(new Uri(flotilla.Listener("web")).Authority, fast["host"]);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task FixedResponsesAndRedirects_BothPaths_AnswerTheSame_TheFastPathWithoutAHandOver()
+    {
+        var flotilla = fleet.Flotilla;
+        var before = await HandOversAsync(flotilla);
+        string[] requests =
+        [
+            "GET /fixed HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "HEAD /fixed HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "POST /fixed HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\n\r\nhello",
+            "GET /empty HTTP/1.1\r\nHost: HOST\r\n\r\n",
+            "GET /moved/a/b?c=1&d HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        ];
+
+        // All on one connection each way: the fast path keeps it (a hand-over would send the rest to Kestrel too).
+        var fast = Normalize(await RawAsync(flotilla.Listener("web"), string.Concat(requests)), flotilla.Listener("web"));
+        var yarp = Normalize(await RawAsync(flotilla.Listener("yarp"), string.Concat(requests)), flotilla.Listener("yarp"));
+
+        Assert.Equal(yarp, fast);
+        Assert.Equal(5, fast.Count(r => r.StartsWith("HTTP/1.1 ", StringComparison.Ordinal)));
+        AssertInOrder(string.Join("\n", fast),
+            "HTTP/1.1 503 Service Unavailable", "Content-Type: text/html; charset=utf-8", "down for maintenance",
+            "HTTP/1.1 204 No Content",
+            "HTTP/1.1 301 Moved Permanently", "Location: http://LISTENER/new/moved/a/b?c=1&d");
+        AssertInOrder(await RawAsync(flotilla.Listener("web"), "POST /upload HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"), "HTTP/1.1 200 OK");
+        await Eventually.Until(() => HandOversAsync(flotilla), count => count > before, TimeSpan.FromSeconds(10), "the chunked upload's hand-over counted");
+        Assert.Equal(before + 1, await HandOversAsync(flotilla));
+
+        // Each response: its status line, its headers sorted (Date and the request id vary), its body; the listener's
+        // authority replaced, so that the two listeners' answers compare.
+        static List<string> Normalize(string text, string listener)
+        {
+            var responses = new List<string>();
+            foreach (var part in Regex.Split(text.Replace(new Uri(listener).Authority, "LISTENER", StringComparison.Ordinal), "(?=HTTP/1\\.1 \\d{3} )"))
+            {
+                if (part.Length == 0)
+                {
+                    continue;
+                }
+
+                var end = part.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                var lines = part[..end].Split("\r\n");
+                var headers = lines[1..].Where(l => !l.StartsWith("Date:", StringComparison.OrdinalIgnoreCase) && !l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal);
+                responses.Add(string.Join("\n", [lines[0], .. headers, part[(end + 4)..]]));
+            }
+
+            return responses;
+        }
     }
 }

@@ -18,6 +18,11 @@ public static class RedirectTemplate
     /// <summary>Null when the template is well formed and produces an absolute URL or a path; else what is wrong.</summary>
     public static string? Validate(string template)
     {
+        if (!Ascii.IsValid(template) || template.AsSpan().IndexOfAnyInRange('\0', ' ') >= 0)
+        {
+            return "must be ASCII without spaces or control characters: percent-encode the others (e.g. %C3%A9 for é)";
+        }
+
         var unknown = Names(template).FirstOrDefault(n => !Variables.Contains(n));
         if (unknown is not null)
         {

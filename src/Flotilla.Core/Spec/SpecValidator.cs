@@ -236,8 +236,17 @@ internal static partial class SpecValidator
 
                 break;
             case FixedResponseAction fixedResponse:
-                CheckRange($"{path}.fixedResponse.status", fixedResponse.Status, 100, 599, errors);
+                CheckRange($"{path}.fixedResponse.status", fixedResponse.Status, 200, 599, errors);
                 CheckRange($"{path}.fixedResponse.body", fixedResponse.Body.Length, 0, 65_536, errors);
+                if (fixedResponse.Status is 204 or 304 && fixedResponse.Body.Length > 0)
+                {
+                    errors.Add(($"{path}.fixedResponse.body", $"must be empty with status {fixedResponse.Status}, which has no body"));
+                }
+
+                if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(fixedResponse.ContentType, out _) || !System.Text.Ascii.IsValid(fixedResponse.ContentType))
+                {
+                    errors.Add(($"{path}.fixedResponse.contentType", $"is not a media type, got '{fixedResponse.ContentType}' (e.g. text/plain; charset=utf-8)"));
+                }
                 break;
             case RedirectAction redirect:
                 if (redirect.Status is not (301 or 302 or 303 or 307 or 308))

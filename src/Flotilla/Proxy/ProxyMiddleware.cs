@@ -152,6 +152,12 @@ internal sealed class ProxyMiddleware
     {
         context.Response.StatusCode = plan.Status;
         context.Response.ContentType = plan.ContentType;
+        if (plan.Body.Length == 0)
+        {
+            // Kestrel ends it with Content-Length: 0, or none for 204 and 304, which refuse even an empty write.
+            return Task.CompletedTask;
+        }
+
         context.Response.ContentLength = plan.Body.Length;
         return context.Response.Body.WriteAsync(plan.Body).AsTask();
     }

@@ -16,8 +16,8 @@ namespace Flotilla.Proxy.FastPath;
 /// thread pool or tasks on a request's path.
 /// </summary>
 /// <remarks>
-/// Anything it does not take (see <see cref="Http1RequestHead"/>: chunked or large bodies, upgrades, unusual heads;
-/// fixed responses and redirects) hands the connection, from that request on, to Kestrel's HTTP stack
+/// Anything it does not take (see <see cref="Http1RequestHead"/>: chunked or large bodies, upgrades, unusual heads)
+/// hands the connection, from that request on, to Kestrel's HTTP stack
 /// and <see cref="ProxyMiddleware"/> through <see cref="HandOverTransport"/>, with the request's bytes unread. HTTPS
 /// listeners, HTTP/2 and WebSockets always take that path.
 /// </remarks>
@@ -186,24 +186,37 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
         await HandOvers.DisposeAsync();
     }
 
-    /// <summary>Routes a parsed head without side effects, so that a declined request can still go the other way.</summary>
+    /// <summary>
+    /// Routes a parsed head without side effects, so that a declined request can still go the other way: the matched
+    /// <paramref name="rule"/>, and either its fixed response or redirect (<paramref name="answer"/>, which the loop
+    /// answers itself) or the <paramref name="destination"/> and target <paramref name="group"/> it forwards to.
+    /// </summary>
     /// <returns>Null when the fast path takes it; else why not.</returns>
-    public string? Route(ListenerRuntime listener, Http1RequestHead head, out CompiledRule? rule, out ForwardPlan.Destination? destination, out TargetGroup? group)
+    public string? Route(ListenerRuntime listener, Http1RequestHead head, out CompiledRule? rule, out CompiledAction? answer, out ForwardPlan.Destination? destination, out TargetGroup? group)
     {
         var router = _routes.Current;
         rule = router.Match(listener.Name, head);
+        answer = null;
         destination = null;
         group = null;
-        if ((rule?.Action ?? router.Default(listener.Name)) is not ForwardPlan plan)
+        if (head.ContentLength > Math.Min(MaxBufferedBody, listener.Spec.MaxBodySize))
         {
-            return "not a forward action";
+            return "large body";
         }
 
-        destination = plan.Choose(Random.Shared);
-        group = _groups.ByService.GetValueOrDefault(destination.Service);
-        return group is null ? "service has no target group"
-            : head.ContentLength > Math.Min(MaxBufferedBody, listener.Spec.MaxBodySize) ? "large body"
-            : null;
+        var action = rule?.Action ?? router.Default(listener.Name);
+        switch (action)
+        {
+            case ForwardPlan plan:
+                destination = plan.Choose(Random.Shared);
+                group = _groups.ByService.GetValueOrDefault(destination.Service);
+                return group is null ? "service has no target group" : null;
+            case FixedResponsePlan or RedirectPlan:
+                answer = action;
+                return null;
+            default:
+                throw new InvalidOperationException($"unknown action {action.GetType().Name}");
+        }
     }
 
     /// <summary>

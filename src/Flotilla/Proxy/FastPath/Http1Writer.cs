@@ -81,38 +81,48 @@ internal static class Http1Writer
         writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
     }
 
-    /// <summary>A response of the load balancer's own (an error): status, request id, a short text body if any.</summary>
+    /// <summary>A response of the load balancer's own (an error, a fixed response or a redirect), as Kestrel writes it.</summary>
     /// <returns>The body's length in bytes, as written (none for HEAD).</returns>
-    public static int WriteAnswer(IBufferWriter<byte> writer, ProxyRequest request, int status, bool close, string? body = null, string? retryAfter = null)
+    public static int WriteAnswer(IBufferWriter<byte> writer, ProxyRequest request, LoadBalancerAnswer answer, bool close)
     {
         writer.Write("HTTP/1.1 "u8);
-        WriteNumber(writer, status);
+        WriteNumber(writer, answer.Status);
         writer.Write(" "u8);
-        WriteAscii(writer, ReasonPhrases.GetReasonPhrase(status));
+        WriteAscii(writer, ReasonPhrases.GetReasonPhrase(answer.Status));
         writer.Write("\r\nDate: "u8);
         WriteAscii(writer, DateTimeOffset.UtcNow.ToString("r"));
         WriteHeader(writer, "\r\nX-Request-Id: "u8, request.RequestId);
-        if (retryAfter is not null)
+        if (answer.RetryAfter is { } retryAfter)
         {
             WriteHeader(writer, "\r\nRetry-After: "u8, retryAfter);
         }
 
-        var bytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
-        if (bytes.Length > 0)
+        if (answer.Location is { } location)
         {
-            writer.Write("\r\nContent-Type: text/plain; charset=utf-8"u8);
+            WriteHeader(writer, "\r\nLocation: "u8, location);
         }
 
-        writer.Write("\r\nContent-Length: "u8);
-        WriteNumber(writer, bytes.Length);
+        if (answer.ContentType is { } contentType)
+        {
+            WriteHeader(writer, "\r\nContent-Type: "u8, contentType);
+        }
+
+        var body = answer.Body.Span;
+        var bodiless = answer.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified;
+        if (!bodiless)
+        {
+            writer.Write("\r\nContent-Length: "u8);
+            WriteNumber(writer, body.Length);
+        }
+
         writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
-        if (request.Method == HttpMethods.Head)
+        if (bodiless || request.Method == HttpMethods.Head)
         {
             return 0;
         }
 
-        writer.Write(bytes);
-        return bytes.Length;
+        writer.Write(body);
+        return body.Length;
     }
 
     private static void WriteHeader(IBufferWriter<byte> writer, ReadOnlySpan<byte> nameAndColon, string value)
@@ -135,4 +145,16 @@ internal static class Http1Writer
         Utf8Formatter.TryFormat(value, span, out var written);
         writer.Advance(written);
     }
+}
+
+/// <summary>A response the load balancer makes itself; header values are ASCII (checked where they come from).</summary>
+internal readonly record struct LoadBalancerAnswer(int Status)
+{
+    public ReadOnlyMemory<byte> Body { get; init; }
+
+    public string? ContentType { get; init; }
+
+    public string? RetryAfter { get; init; }
+
+    public string? Location { get; init; }
 }

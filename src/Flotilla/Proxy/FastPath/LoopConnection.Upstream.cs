@@ -70,8 +70,15 @@ internal sealed partial class LoopConnection
         var ledger = _forwarder.Ledger;
         var request = _request = ledger.Start(_listener, _head, _peer);
         request.Rule = _rule;
-        request.Service = _destination!.Service;
         request.BytesIn = _head.ContentLength;
+        if (_answer is not null)
+        {
+            ConsumeRequest();
+            Answer(_answer);
+            return;
+        }
+
+        request.Service = _destination!.Service;
         _head.ClientAddress = request.Address;
         var group = _group!;
         var target = _forwarder.Sticky.Pick(group, _head, request.Scheme, out _setCookie);
@@ -424,19 +431,6 @@ internal sealed partial class LoopConnection
         _forwarder.LogUpstreamFailed(_request!.RequestId, _target!, exception);
         _request.BytesOut = BodyBytesOut;
         Close();
-    }
-
-    /// <summary>A response of the load balancer's own, for the current request.</summary>
-    private void Answer(int status, string? body = null, string? retryAfter = null)
-    {
-        var close = _head.Close || _closeRequested;
-        _request!.StatusCode = status;
-        _request.BytesOut = Http1Writer.WriteAnswer(_output, _request, status, close, body, retryAfter);
-        FlushOutput();
-        if (!Closed)
-        {
-            RequestDone(close);
-        }
     }
 
     /// <summary>The request is over: its target's bookkeeping settled, and it is counted and logged.</summary>

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net;
+using System.Text;
+using Flotilla.Core.Spec;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 
@@ -33,6 +36,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     // The request being served.
     private int _total;
     private CompiledRule? _rule;
+    private CompiledAction? _answer;
     private ForwardPlan.Destination? _destination;
     private TargetGroup? _group;
 
@@ -210,7 +214,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             }
 
             var declined = headLength < 0 ? (_inputEnded ? "client ended before the request head" : "request head over 16 KiB")
-                : _head.Parse(headLength) ?? _forwarder.Route(_listener, _head, out _rule, out _destination, out _group);
+                : _head.Parse(headLength) ?? _forwarder.Route(_listener, _head, out _rule, out _answer, out _destination, out _group);
             if (declined is not null)
             {
                 HandOver(declined);
@@ -312,6 +316,39 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             case State.Idle:
                 Continue();
                 break;
+        }
+    }
+
+    /// <summary>A response of the load balancer's own, for the current request: an error.</summary>
+    private void Answer(int status, string? body = null, string? retryAfter = null) =>
+        Answer(new LoadBalancerAnswer(status)
+        {
+            Body = body is null ? default : Encoding.UTF8.GetBytes(body),
+            ContentType = body is null ? null : "text/plain; charset=utf-8",
+            RetryAfter = retryAfter,
+        });
+
+    /// <summary>The rule's own answer: a fixed response, or a redirect to its location filled from the request.</summary>
+    private void Answer(CompiledAction action) => Answer(action switch
+    {
+        FixedResponsePlan fixedResponse => new LoadBalancerAnswer(fixedResponse.Status) { Body = fixedResponse.Body, ContentType = fixedResponse.ContentType },
+        RedirectPlan redirect => new LoadBalancerAnswer(redirect.Status)
+        {
+            Location = RedirectTemplate.Expand(redirect.Location, new RedirectTemplate.RequestParts(
+                "http", _head.HostName, (new HostString(_head.Host).Port ?? 80).ToString(CultureInfo.InvariantCulture), _head.Path, _head.QueryString)),
+        },
+        _ => throw new InvalidOperationException($"not an answer: {action.GetType().Name}"),
+    });
+
+    private void Answer(LoadBalancerAnswer answer)
+    {
+        var close = _head.Close || _closeRequested;
+        _request!.StatusCode = answer.Status;
+        _request.BytesOut = Http1Writer.WriteAnswer(_output, _request, answer, close);
+        FlushOutput();
+        if (!Closed)
+        {
+            RequestDone(close);
         }
     }
 
