@@ -16,6 +16,15 @@ public sealed class PrefixedPipeReaderTests
 
     private static string Text(ReadResult result) => Encoding.ASCII.GetString(result.Buffer.ToArray());
 
+    /// <summary>A reader whose prefix, part of a head, has been examined whole and none of it consumed, as Kestrel does.</summary>
+    private async Task<PrefixedPipeReader> PartHeadExaminedAsync()
+    {
+        var reader = Reader("GET / HT");
+        var partial = await reader.ReadAsync(Cancel);
+        reader.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
+        return reader;
+    }
+
     private async Task SendAsync(string text) => await _transport.Writer.WriteAsync(Encoding.ASCII.GetBytes(text), Cancel);
 
     [Fact]
@@ -48,10 +57,8 @@ public sealed class PrefixedPipeReaderTests
     [Fact]
     public async Task PrefixExaminedButNotConsumed_TheNextReadJoinsItWithTheTransportsBytes()
     {
-        var reader = Reader("GET / HT");
+        var reader = await PartHeadExaminedAsync();
 
-        var partial = await reader.ReadAsync(Cancel);
-        reader.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
         var next = reader.ReadAsync(Cancel);
         var waited = !next.IsCompleted;
         await SendAsync("TP/1.1\r\n\r\n");
@@ -68,10 +75,8 @@ public sealed class PrefixedPipeReaderTests
     [Fact]
     public async Task TransportEndsWhileThePrefixIsIncomplete_TheReadSaysCompleted()
     {
-        var reader = Reader("GET / HT");
+        var reader = await PartHeadExaminedAsync();
 
-        var partial = await reader.ReadAsync(Cancel);
-        reader.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
         await _transport.Writer.CompleteAsync();
         var last = await reader.ReadAsync(Cancel);
 
@@ -111,10 +116,8 @@ public sealed class PrefixedPipeReaderTests
     [Fact]
     public async Task CancelledWhileWaitingForTheTransport_TheReadReturnsCancelled_WithThePrefix()
     {
-        var reader = Reader("GET / HT");
+        var reader = await PartHeadExaminedAsync();
 
-        var partial = await reader.ReadAsync(Cancel);
-        reader.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
         var waiting = reader.ReadAsync(Cancel);
         reader.CancelPendingRead();
         var result = await waiting;
