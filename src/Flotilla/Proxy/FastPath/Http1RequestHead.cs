@@ -38,7 +38,7 @@ internal sealed class Http1RequestHead : IRequestFields
 
     private static readonly SearchValues<byte> HostChars = SearchValues.Create("-.0123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz"u8);
 
-    private readonly byte[] _bytes = new byte[MaxHeadSize];
+    private byte[] _bytes = [];
     private readonly HeaderEntry[] _headers = new HeaderEntry[MaxHeaders];
     private int _count;
     private Dictionary<string, StringValues>? _query;
@@ -87,26 +87,20 @@ internal sealed class Http1RequestHead : IRequestFields
         return end < 0 ? -1 : end + 4;
     }
 
-    /// <summary>Takes the start of <paramref name="buffer"/> in, up to <see cref="MaxHeadSize"/>.</summary>
+    /// <summary>
+    /// Takes in the head at the start of <paramref name="buffer"/>'s first <paramref name="length"/> bytes, where it
+    /// stays: no copy, so the buffer must keep those bytes at their place for as long as the head is read (see
+    /// <see cref="Rebase"/>).
+    /// </summary>
     /// <returns>The head's length (see <see cref="FindEnd"/>), or -1 when it is not complete within the limit.</returns>
-    public int Load(in ReadOnlySequence<byte> buffer)
+    public int Load(byte[] buffer, int length)
     {
-        var first = buffer.FirstSpan;
-        if (buffer.IsSingleSegment || first.Length >= MaxHeadSize)
-        {
-            var end = FindEnd(first);
-            if (end > 0)
-            {
-                first[..end].CopyTo(_bytes);
-            }
-
-            return end;
-        }
-
-        var length = (int)Math.Min(buffer.Length, MaxHeadSize);
-        buffer.Slice(0, length).CopyTo(_bytes);
-        return FindEnd(_bytes.AsSpan(0, length));
+        _bytes = buffer;
+        return FindEnd(buffer.AsSpan(0, length));
     }
+
+    /// <summary>The head's bytes are now in <paramref name="buffer"/>, at the same offsets (or gone, when it is empty).</summary>
+    public void Rebase(byte[] buffer) => _bytes = buffer;
 
     /// <summary>Parses the head that <see cref="Load"/> took in.</summary>
     /// <param name="length">Its length, as <see cref="Load"/> returned it.</param>

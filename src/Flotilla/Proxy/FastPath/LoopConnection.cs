@@ -199,7 +199,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
                 return;
             }
 
-            var headLength = _head.Load(new ReadOnlySequence<byte>(_input, 0, _inputLength));
+            var headLength = _head.Load(_input, _inputLength);
             if (headLength < 0 && _inputLength < Http1RequestHead.MaxHeadSize && !_inputEnded)
             {
                 // The head comes in more than one segment (large cookies, a slow client): wait for the rest, within
@@ -275,6 +275,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         _input.AsSpan(0, _inputLength).CopyTo(resized);
         ReturnInput();
         _input = resized;
+        _head.Rebase(resized);
     }
 
     /// <summary>Sends what the output holds; on a full socket the rest waits for EPOLLOUT.</summary>
@@ -393,6 +394,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         {
             ArrayPool<byte>.Shared.Return(_input);
             _input = [];
+            _head.Rebase([]); // the head was read from it: not after it goes back to the pool
         }
     }
 }
