@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using Flotilla.Core.Spec;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
@@ -165,14 +163,8 @@ internal sealed class ProxyMiddleware
     private static Task RedirectAsync(HttpContext context, RedirectPlan plan)
     {
         var request = context.Request;
-        var parts = new RedirectTemplate.RequestParts(
-            request.Scheme,
-            request.Host.Host,
-            (request.Host.Port ?? (request.IsHttps ? 443 : 80)).ToString(CultureInfo.InvariantCulture),
-            request.PathBase + request.Path,
-            request.QueryString.Value ?? "");
         context.Response.StatusCode = plan.Status;
-        context.Response.Headers.Location = RedirectTemplate.Expand(plan.Location, parts);
+        context.Response.Headers.Location = plan.LocationFor(request.Scheme, request.Host.Value ?? "", request.PathBase + request.Path, request.QueryString.Value ?? "");
         return Task.CompletedTask;
     }
 

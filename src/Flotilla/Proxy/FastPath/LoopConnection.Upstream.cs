@@ -130,7 +130,7 @@ internal sealed partial class LoopConnection
     /// <summary>Sends what is still unsent of the request, unless its exchange ended before the loop got to it.</summary>
     public void SendPendingRequest()
     {
-        if (!Closed && _upstream is { Closed: false, Connecting: false } && _requestSent < _requestBytes.WrittenCount)
+        if (!Closed && _upstream is { Closed: false, Connecting: false })
         {
             SendRequest();
         }

@@ -1,8 +1,6 @@
 using System.Buffers;
-using System.Globalization;
 using System.Net;
 using System.Text;
-using Flotilla.Core.Spec;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
 
@@ -333,11 +331,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     private void Answer(CompiledAction action) => Answer(action switch
     {
         FixedResponsePlan fixedResponse => new LoadBalancerAnswer(fixedResponse.Status) { Body = fixedResponse.Body, ContentType = fixedResponse.ContentType },
-        RedirectPlan redirect => new LoadBalancerAnswer(redirect.Status)
-        {
-            Location = RedirectTemplate.Expand(redirect.Location, new RedirectTemplate.RequestParts(
-                "http", _head.HostName, (new HostString(_head.Host).Port ?? 80).ToString(CultureInfo.InvariantCulture), _head.Path, _head.QueryString)),
-        },
+        RedirectPlan redirect => new LoadBalancerAnswer(redirect.Status) { Location = redirect.LocationFor("http", _head.Host, _head.Path, _head.QueryString) },
         _ => throw new InvalidOperationException($"not an answer: {action.GetType().Name}"),
     });
 

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Flotilla.Core.Spec;
@@ -88,4 +89,15 @@ internal sealed class RedirectPlan(RedirectAction action) : CompiledAction
     public int Status { get; } = action.Status;
 
     public string Location { get; } = action.Location;
+
+    /// <summary>
+    /// The location for a request: its <paramref name="scheme"/>, <paramref name="host"/> (the Host header, whose port,
+    /// when it has none, is the scheme's), <paramref name="path"/> and <paramref name="query"/> (with its '?', or empty).
+    /// </summary>
+    public string LocationFor(string scheme, string host, string path, string query)
+    {
+        var authority = new HostString(host);
+        var port = authority.Port ?? (scheme == "https" ? 443 : 80);
+        return RedirectTemplate.Expand(Location, new RedirectTemplate.RequestParts(scheme, authority.Host, port.ToString(CultureInfo.InvariantCulture), path, query));
+    }
 }
