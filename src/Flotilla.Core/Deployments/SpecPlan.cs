@@ -20,7 +20,8 @@ public sealed record ServicePlan(string Name, ServicePlanAction Action, Immutabl
 
 /// <summary>
 /// The difference between the running fleet's spec and a new one, as <c>flotilla apply</c> prints it before carrying it
-/// out. Changes that need the listening sockets or the admin API bound again are refused as a whole, never half-applied.
+/// out. Changes that need the listening sockets or the admin API bound again, or the load balancer's client timeouts (Kestrel
+/// holds them from its start), are refused as a whole, never half-applied.
 /// </summary>
 /// <param name="Services">What happens to each service that changes.</param>
 /// <param name="ListenerChanges">Listener settings that take effect at once (rules, limits, trust).</param>
@@ -40,6 +41,7 @@ public sealed record SpecPlan(ImmutableArray<ServicePlan> Services, ImmutableArr
     {
         var refused = ImmutableArray.CreateBuilder<string>();
         refused.AddRange(SpecDiff.Compare(current.Spec.Admin, next.Admin, "admin"));
+        refused.AddRange(SpecDiff.Compare(current.Spec.LoadBalancer, next.LoadBalancer, "loadBalancer"));
         var accessLog = SpecDiff.Compare(current.Spec.AccessLog, next.AccessLog, "accessLog");
 
         var listenerChanges = ImmutableArray.CreateBuilder<string>();

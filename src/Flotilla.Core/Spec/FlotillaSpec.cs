@@ -17,6 +17,9 @@ public sealed record FlotillaSpec
     /// <summary>The load balancer's access log. Default: on, to <c>access.log</c> in the state directory.</summary>
     public AccessLogSpec AccessLog { get; init; } = new();
 
+    /// <summary>Settings of the load balancer as a whole, for all its listeners: how long it waits for clients.</summary>
+    public LoadBalancerSpec LoadBalancer { get; init; } = new();
+
     public ServiceSpec? FindService(string name) => Services.FirstOrDefault(s => s.Name == name);
 }
 
@@ -27,6 +30,28 @@ public sealed record AdminSpec
     /// Where the admin API listens. Default <c>127.0.0.1:9400</c>: loopback, so that only this machine can reach it.
     /// </summary>
     public ListenAddress Listen { get; init; } = new("127.0.0.1", 9400);
+}
+
+/// <summary>
+/// How long the load balancer waits for its clients, on every listener and on both of its paths (Kestrel's limits of
+/// the same names, HAProxy's <c>timeout http-keep-alive</c> and <c>timeout http-request</c>). A restart applies a change.
+/// </summary>
+public sealed record LoadBalancerSpec
+{
+    /// <summary>Kestrel's default keep-alive timeout, which Flotilla keeps.</summary>
+    public static readonly TimeSpan DefaultKeepAliveTimeout = TimeSpan.FromSeconds(130);
+
+    /// <summary>Kestrel's default request-headers timeout, which Flotilla keeps.</summary>
+    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a client connection may wait for its next request (or its first) before it is closed. Default 130s; 1s to 1h.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = DefaultKeepAliveTimeout;
+
+    /// <summary>
+    /// How long a client may take to send a request once its first byte is in: the head, and on the fast path a body it
+    /// buffers. Past it the client gets 408 and the connection closes. Default 30s; 1s to 5m.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = DefaultRequestTimeout;
 }
 
 /// <summary>One JSON line per request answered by the load balancer.</summary>

@@ -85,7 +85,7 @@ public static partial class SpecLoader
             return spec;
         }
 
-        var map = fields.Map(root, "", "admin", "listeners", "services", "accessLog");
+        var map = fields.Map(root, "", "admin", "listeners", "services", "accessLog", "loadBalancer");
         if (map is null)
         {
             return spec;
@@ -97,6 +97,18 @@ public static partial class SpecLoader
             Listeners = fields.Items(map["listeners"], map.PathOf("listeners")).Select(x => ReadListener(fields, x.Item, x.Path)).ToImmutableArray(),
             Services = fields.Entries(map["services"], map.PathOf("services")).Select(x => ReadService(fields, x.Key, x.Value, x.Path)).ToImmutableArray(),
             AccessLog = ReadAccessLog(fields, map["accessLog"], map.PathOf("accessLog")),
+            LoadBalancer = ReadLoadBalancer(fields, map["loadBalancer"], map.PathOf("loadBalancer")),
+        };
+    }
+
+    private static LoadBalancerSpec ReadLoadBalancer(YamlFields fields, YamlNode? node, string path)
+    {
+        var loadBalancer = new LoadBalancerSpec();
+        var map = fields.Map(node, path, "keepAliveTimeout", "requestTimeout");
+        return map is null ? loadBalancer : loadBalancer with
+        {
+            KeepAliveTimeout = map.Duration("keepAliveTimeout") ?? loadBalancer.KeepAliveTimeout,
+            RequestTimeout = map.Duration("requestTimeout") ?? loadBalancer.RequestTimeout,
         };
     }
 

@@ -49,7 +49,8 @@ internal sealed partial class ProxyServer(
         var accessLog = _accessLog = new AccessLogWriter(fleet.Current.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
         var ledger = new RequestLedger(metrics, store, accessLog, time);
         var sticky = new StickyCookie();
-        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, metrics, loggerFactory);
+        var clients = fleet.Current.Spec.LoadBalancer;
+        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, clients, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
@@ -57,6 +58,8 @@ internal sealed partial class ProxyServer(
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.Limits.KeepAliveTimeout = clients.KeepAliveTimeout;
+            kestrel.Limits.RequestHeadersTimeout = clients.RequestTimeout;
             foreach (var listener in listeners.All)
             {
                 if (FastPathForwarder.Serves(listener))

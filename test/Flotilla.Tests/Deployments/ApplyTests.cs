@@ -90,6 +90,20 @@ public sealed class ApplyTests
     }
 
     [Fact]
+    public void Apply_LoadBalancerTimeouts_NeedARestart()
+    {
+        var before = _fleet.State;
+        var next = before.Spec with { LoadBalancer = before.Spec.LoadBalancer with { RequestTimeout = TimeSpan.FromSeconds(5) } };
+
+        var plan = SpecPlan.Between(before, next);
+        var after = before.Apply(next, plan, "flotilla.yaml", _fleet.Now, _fleet.Events, out var error);
+
+        Assert.Equal(["loadBalancer.requestTimeout: 30s → 5s"], plan.Refused);
+        Assert.StartsWith("cannot apply without a restart: loadBalancer.requestTimeout", error);
+        Assert.Same(before, after);
+    }
+
+    [Fact]
     public void Apply_ServiceReAddedWhileItsTasksAreStopping_LivesOnWithNewTasksAndTheNewDefinition()
     {
         string[] old = [_fleet.StartHealthy(), _fleet.StartHealthy(), _fleet.StartHealthy()];

@@ -227,6 +227,30 @@ public sealed class SpecLoaderTests
     }
 
     [Fact]
+    public void Load_LoadBalancerTimeouts_DefaultToKestrels_AndAreRead()
+    {
+        var defaults = Load(Minimal).Document!.Spec.LoadBalancer;
+        var set = Load($"loadBalancer: {{ keepAliveTimeout: 75s, requestTimeout: 5s }}\n{Minimal}").Document!.Spec.LoadBalancer;
+
+        Assert.Equal((TimeSpan.FromSeconds(130), TimeSpan.FromSeconds(30)), (defaults.KeepAliveTimeout, defaults.RequestTimeout));
+        Assert.Equal((TimeSpan.FromSeconds(75), TimeSpan.FromSeconds(5)), (set.KeepAliveTimeout, set.RequestTimeout));
+    }
+
+    [Theory]
+    [InlineData("keepAliveTimeout: 500ms", "f.yaml:1 loadBalancer.keepAliveTimeout: must be between 1s and 1h, got 500ms")]
+    [InlineData("keepAliveTimeout: 2h", "f.yaml:1 loadBalancer.keepAliveTimeout: must be between 1s and 1h, got 2h")]
+    [InlineData("requestTimeout: 0s", "f.yaml:1 loadBalancer.requestTimeout: must be between 1s and 5m, got 0s")]
+    [InlineData("requestTimeout: 10m", "f.yaml:1 loadBalancer.requestTimeout: must be between 1s and 5m, got 10m")]
+    [InlineData("requestTimeout: soon", "f.yaml:1 loadBalancer.requestTimeout: must be a duration")]
+    [InlineData("idleTimeout: 60s", "f.yaml:1 loadBalancer.idleTimeout: unknown field; expected one of: keepAliveTimeout, requestTimeout")]
+    public void Load_BadLoadBalancerField_ReportsIt(string field, string expected)
+    {
+        var result = Load($"loadBalancer: {{ {field} }}\n{Minimal}");
+
+        Assert.StartsWith(expected, Errors(result));
+    }
+
+    [Fact]
     public void Load_DataPlaneSpec_ReadsListenerRulesActionsAndServiceSettings()
     {
         var result = Load("""

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Flotilla.Core.Spec;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Routing;
 using Flotilla.Proxy.Targets;
@@ -26,11 +27,11 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     /// <summary>Largest request body the fast path buffers and forwards itself; larger ones are streamed by YARP.</summary>
     public const int MaxBufferedBody = 64 * 1024;
 
-    /// <summary>Kestrel's default keep-alive timeout, which the fast path keeps for the connections it serves.</summary>
-    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
-
-    /// <summary>Kestrel's default request-headers timeout, here the longest wait for the rest of a request head or of a buffered body.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a client may leave a response unread (no byte taken) before its connection is closed: Kestrel's default
+    /// keep-alive timeout, as the fast path's limit on a stalled reader.
+    /// </summary>
+    public static readonly TimeSpan StalledClientTimeout = LoadBalancerSpec.DefaultKeepAliveTimeout;
 
     /// <summary>How long a connection to a task may take to open before the request gets 502.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
@@ -46,8 +47,10 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private bool _started;
 
-    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, StickyCookie sticky, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
+    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, StickyCookie sticky, LoadBalancerSpec clients, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
     {
+        KeepAliveTimeout = (long)clients.KeepAliveTimeout.TotalMilliseconds;
+        RequestTimeout = (long)clients.RequestTimeout.TotalMilliseconds;
         _routes = routes;
         _groups = groups;
         _metrics = metrics;
@@ -58,6 +61,12 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     }
 
     public RequestLedger Ledger { get; }
+
+    /// <summary><see cref="LoadBalancerSpec.KeepAliveTimeout"/>, in milliseconds: the longest wait for a connection's next request.</summary>
+    public long KeepAliveTimeout { get; }
+
+    /// <summary><see cref="LoadBalancerSpec.RequestTimeout"/>, in milliseconds: the longest wait for the rest of a request head or of a buffered body.</summary>
+    public long RequestTimeout { get; }
 
     /// <summary>Picks targets, sticky ones included, as <see cref="ProxyMiddleware"/> does.</summary>
     public StickyCookie Sticky { get; }
@@ -71,7 +80,7 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     /// fast path on or off for new connections without a new socket.
     /// </summary>
     public static bool Serves(ListenerRuntime listener) =>
-        listener.Spec.Protocol == Core.Spec.ListenerProtocol.Http && !listener.RedirectsToHttps;
+        listener.Spec.Protocol == ListenerProtocol.Http && !listener.RedirectsToHttps;
 
     /// <summary>Binds <paramref name="listener"/>'s socket for the event loops (port 0 resolved into its runtime).</summary>
     /// <exception cref="IOException">The address cannot be bound; the message names the listener.</exception>

@@ -81,9 +81,12 @@ internal static class Http1Writer
         writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
     }
 
-    /// <summary>A response of the load balancer's own (an error, a fixed response or a redirect), as Kestrel writes it.</summary>
+    /// <summary>
+    /// A response of the load balancer's own (an error, a fixed response or a redirect), as Kestrel writes it, for
+    /// <paramref name="request"/>; null for a request whose head never came whole, which has no request id.
+    /// </summary>
     /// <returns>The body's length in bytes, as written (none for HEAD).</returns>
-    public static int WriteAnswer(IBufferWriter<byte> writer, ProxyRequest request, LoadBalancerAnswer answer, bool close)
+    public static int WriteAnswer(IBufferWriter<byte> writer, ProxyRequest? request, LoadBalancerAnswer answer, bool close)
     {
         writer.Write("HTTP/1.1 "u8);
         WriteNumber(writer, answer.Status);
@@ -91,7 +94,11 @@ internal static class Http1Writer
         WriteAscii(writer, ReasonPhrases.GetReasonPhrase(answer.Status));
         writer.Write("\r\nDate: "u8);
         WriteAscii(writer, DateTimeOffset.UtcNow.ToString("r"));
-        WriteHeader(writer, "\r\nX-Request-Id: "u8, request.RequestId);
+        if (request is not null)
+        {
+            WriteHeader(writer, "\r\nX-Request-Id: "u8, request.RequestId);
+        }
+
         if (answer.RetryAfter is { } retryAfter)
         {
             WriteHeader(writer, "\r\nRetry-After: "u8, retryAfter);
@@ -116,7 +123,7 @@ internal static class Http1Writer
         }
 
         writer.Write(close ? "\r\nConnection: close\r\n\r\n"u8 : "\r\n\r\n"u8);
-        if (bodiless || request.Method == HttpMethods.Head)
+        if (bodiless || request?.Method == HttpMethods.Head)
         {
             return 0;
         }

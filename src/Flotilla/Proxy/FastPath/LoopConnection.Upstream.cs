@@ -303,7 +303,7 @@ internal sealed partial class LoopConnection
         if (_paused)
         {
             // The task's timeout is not the client's: a client may read slowly, but not stop for longer than this.
-            Expect(FastPathForwarder.KeepAliveTimeout);
+            Expect(FastPathForwarder.StalledClientTimeout);
         }
 
         return !_paused;

@@ -87,13 +87,16 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     public void OnTick(long now)
     {
         var waited = now - _since;
+        var stalled = (long)FastPathForwarder.StalledClientTimeout.TotalMilliseconds;
         switch (_state)
         {
             // Idle, or its last response not taken by the client for as long.
-            case State.Idle when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
-            case State.Head or State.Body when waited > FastPathForwarder.RequestTimeout.TotalMilliseconds:
-            case State.Closing when waited > FastPathForwarder.KeepAliveTimeout.TotalMilliseconds:
+            case State.Idle when waited > (HasOutput ? stalled : _forwarder.KeepAliveTimeout):
+            case State.Closing when waited > stalled:
                 Close();
+                break;
+            case State.Head or State.Body when waited > _forwarder.RequestTimeout:
+                RequestTimedOut();
                 break;
             case State.Exchange:
                 CheckExchangeDeadline(now);
@@ -240,6 +243,30 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         {
             Read();
         }
+    }
+
+    /// <summary>
+    /// The client has not sent its whole request within the request timeout: 408 and the connection closes, as Kestrel
+    /// answers a head that takes too long (and HAProxy, <c>timeout http-request</c>). A routed request whose body is late
+    /// is counted and logged; a head never complete is not, as on Kestrel.
+    /// </summary>
+    private void RequestTimedOut()
+    {
+        _closeRequested = true; // the 408 is the connection's last response
+        if (_state == State.Body)
+        {
+            var request = _request = _forwarder.Ledger.Start(_listener, _head, _peer);
+            request.Rule = _rule;
+            request.Service = _destination?.Service ?? "";
+            request.BytesIn = _inputLength - (_total - _head.ContentLength);
+            Answer(StatusCodes.Status408RequestTimeout);
+            return;
+        }
+
+        Http1Writer.WriteAnswer(_output, request: null, new LoadBalancerAnswer(StatusCodes.Status408RequestTimeout), close: true);
+        _state = State.Closing;
+        _since = Environment.TickCount64;
+        FlushOutput();
     }
 
     /// <summary>The rest of the connection goes to Kestrel's HTTP stack, from the request in the input on.</summary>
