@@ -14,7 +14,7 @@ namespace Flotilla.Proxy.FastPath;
 /// </summary>
 internal sealed partial class LoopConnection
 {
-    private readonly ArrayBufferWriter<byte> _requestBytes = new(1024);
+    private readonly PooledBufferWriter _requestBytes = new(1024);
     private readonly Http1ResponseHead _response = new();
     private ProxyRequest? _request;
     private Target? _target;
@@ -91,7 +91,6 @@ internal sealed partial class LoopConnection
 
         _target = target;
         _started = ledger.Dispatch(request, target);
-        _requestBytes.ResetWrittenCount();
         Http1Writer.WriteRequest(_requestBytes, _head, request, _peerText, _input.AsSpan(_total - (int)_head.ContentLength, (int)_head.ContentLength));
         ConsumeRequest();
         _responseStarted = false;
@@ -436,6 +435,7 @@ internal sealed partial class LoopConnection
     /// <summary>The request is over: its target's bookkeeping settled, and it is counted and logged.</summary>
     private void EndRequest()
     {
+        _requestBytes.Reset(); // the task has the request, or will not get it
         if (_request is not { } request)
         {
             return;

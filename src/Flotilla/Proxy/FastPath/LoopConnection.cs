@@ -20,7 +20,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
     private readonly IPAddress _peer;
     private readonly string _peerText;
     private readonly Http1RequestHead _head = new();
-    private readonly ArrayBufferWriter<byte> _output = new(4096);
+    private readonly PooledBufferWriter _output = new(4096);
     private int _outputSent;
     private byte[] _input = [];
     private int _inputLength;
@@ -125,6 +125,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         DropUpstream();
         EndRequest();
         ReturnInput();
+        _output.Reset();
         _loop.CloseConnection(this);
     }
 
@@ -329,7 +330,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
             }
         }
 
-        _output.ResetWrittenCount();
+        _output.Reset();
         _outputSent = 0;
         switch (_state)
         {
