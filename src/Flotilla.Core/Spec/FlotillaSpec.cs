@@ -33,8 +33,9 @@ public sealed record AdminSpec
 }
 
 /// <summary>
-/// How long the load balancer waits for its clients, on every listener and on both of its paths (Kestrel's limits of
-/// the same names, HAProxy's <c>timeout http-keep-alive</c> and <c>timeout http-request</c>). A restart applies a change.
+/// The load balancer's limits on its clients, for every listener and both of its paths: how many connections it holds
+/// (HAProxy's <c>maxconn</c>) and how long it waits for them (Kestrel's limits of the same names, HAProxy's
+/// <c>timeout http-keep-alive</c> and <c>timeout http-request</c>). A restart applies a change.
 /// </summary>
 public sealed record LoadBalancerSpec
 {
@@ -43,6 +44,12 @@ public sealed record LoadBalancerSpec
 
     /// <summary>Kestrel's default request-headers timeout, which Flotilla keeps.</summary>
     public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most client connections held at once, across listeners; more wait in the listen backlog (HTTPS: are closed)
+    /// until some close. Default null: half of the open-files limit left after a reserve. 1 to 10,000,000.
+    /// </summary>
+    public int? MaxConnections { get; init; }
 
     /// <summary>How long a client connection may wait for its next request (or its first) before it is closed. Default 130s; 1s to 1h.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = DefaultKeepAliveTimeout;

@@ -104,9 +104,10 @@ public static partial class SpecLoader
     private static LoadBalancerSpec ReadLoadBalancer(YamlFields fields, YamlNode? node, string path)
     {
         var loadBalancer = new LoadBalancerSpec();
-        var map = fields.Map(node, path, "keepAliveTimeout", "requestTimeout");
+        var map = fields.Map(node, path, "maxConnections", "keepAliveTimeout", "requestTimeout");
         return map is null ? loadBalancer : loadBalancer with
         {
+            MaxConnections = map.Int("maxConnections"),
             KeepAliveTimeout = map.Duration("keepAliveTimeout") ?? loadBalancer.KeepAliveTimeout,
             RequestTimeout = map.Duration("requestTimeout") ?? loadBalancer.RequestTimeout,
         };

@@ -28,6 +28,11 @@ internal static partial class SpecValidator
 
         CheckRange("accessLog.maxSize", spec.AccessLog.MaxSize, 1_000_000, 1_000_000_000_000, errors);
         CheckRange("accessLog.maxFiles", spec.AccessLog.MaxFiles, 1, 100, errors);
+        if (spec.LoadBalancer.MaxConnections is { } maxConnections)
+        {
+            CheckRange("loadBalancer.maxConnections", maxConnections, 1, 10_000_000, errors);
+        }
+
         CheckRange("loadBalancer.keepAliveTimeout", spec.LoadBalancer.KeepAliveTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), errors);
         CheckRange("loadBalancer.requestTimeout", spec.LoadBalancer.RequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5), errors);
 

@@ -50,7 +50,9 @@ internal sealed partial class ProxyServer(
         var ledger = new RequestLedger(metrics, store, accessLog, time);
         var sticky = new StickyCookie();
         var clients = fleet.Current.Spec.LoadBalancer;
-        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, clients, metrics, loggerFactory);
+        var budget = NewBudget(clients.MaxConnections);
+        metrics.ObserveConnections(budget);
+        var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, clients, budget, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
@@ -65,11 +67,11 @@ internal sealed partial class ProxyServer(
                 if (FastPathForwarder.Serves(listener))
                 {
                     // The event loops own the socket; Kestrel gets the connections they hand over.
-                    kestrel.Listen(new HandOverEndPoint(listener.Name), options => Configure(options, listener));
+                    kestrel.Listen(new HandOverEndPoint(listener.Name), options => Configure(options, listener, budget));
                 }
                 else
                 {
-                    kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener));
+                    kestrel.Listen(listener.Spec.Listen.ToIPAddress(), listener.Spec.Listen.Port, options => Configure(options, listener, budget));
                 }
             }
         });
@@ -162,12 +164,42 @@ internal sealed partial class ProxyServer(
     /// <summary>An apply's access-log settings take effect at once (the writer ignores a spec equal to its own).</summary>
     private void ApplyAccessLog(FleetState state) => _accessLog?.Apply(state.Spec.AccessLog);
 
-    private void Configure(ListenOptions options, ListenerRuntime listener)
+    /// <summary>
+    /// The connection limit: <paramref name="maxConnections"/>, else what the open-files limit leaves room for. A limit
+    /// the descriptors cannot back is warned about, as is a small open-files limit.
+    /// </summary>
+    private ConnectionBudget NewBudget(int? maxConnections)
     {
-        if (options.EndPoint is not HandOverEndPoint)
+        var openFiles = ConnectionBudget.OpenFilesLimit();
+        var room = ConnectionBudget.DefaultFor(openFiles);
+        if (maxConnections > room)
+        {
+            LogLimitAboveOpenFiles(maxConnections.Value, openFiles, room);
+        }
+        else if (maxConnections is null && openFiles < 4096)
+        {
+            LogFewOpenFiles(openFiles, room);
+        }
+
+        return new ConnectionBudget(maxConnections ?? room, loggerFactory.CreateLogger<ConnectionBudget>());
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "loadBalancer.maxConnections {Limit} is more than the open-files limit ({OpenFiles}) leaves room for ({Room}): near it, connections will fail to open; raise the limit (LimitNOFILE= in a systemd unit, ulimit -n) or lower maxConnections")]
+    private partial void LogLimitAboveOpenFiles(int limit, long openFiles, int room);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the open-files limit is {OpenFiles}: the load balancer holds at most {Room} client connections (loadBalancer.maxConnections); raise it (LimitNOFILE= in a systemd unit, ulimit -n) for more")]
+    private partial void LogFewOpenFiles(long openFiles, int room);
+
+    private void Configure(ListenOptions options, ListenerRuntime listener, ConnectionBudget budget)
+    {
+        var handedOver = options.EndPoint is HandOverEndPoint;
+        if (!handedOver)
         {
             listener.Endpoint = options;
         }
+
+        // First, so that it counts a TLS connection from its accept, handshake included.
+        options.Use(next => budget.Count(next, listener.Name, handedOver));
 
         options.Protocols = listener.Spec.OffersHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
         if (listener.Spec.Protocol == ListenerProtocol.Https)

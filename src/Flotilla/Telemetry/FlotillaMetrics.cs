@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Flotilla.Core.Fleet;
 using Flotilla.Core.Health;
+using Flotilla.Proxy;
 using Flotilla.Proxy.AccessLog;
 using Flotilla.Proxy.Forwarding;
 using Flotilla.Proxy.Targets;
@@ -37,6 +38,7 @@ internal sealed class FlotillaMetrics
     private readonly FleetView _fleet;
     private TargetGroups? _targets;
     private AccessLogWriter? _accessLog;
+    private ConnectionBudget? _connections;
 
     public FlotillaMetrics(IMeterFactory meterFactory, FleetView fleet)
     {
@@ -75,12 +77,16 @@ internal sealed class FlotillaMetrics
         meter.CreateObservableGauge("flotilla.target.in_flight", ObserveInFlight, unit: "{request}", description: "Requests forwarded to each task and not yet answered.");
         meter.CreateObservableGauge("flotilla.target.ejected", ObserveEjected, unit: "{target}", description: "Tasks of each service currently ejected by passive health.");
         meter.CreateObservableGauge("flotilla.panic", ObservePanic, unit: "{service}", description: "1 while a service is in panic mode (too few healthy tasks: routing to all), else 0.");
+        meter.CreateObservableGauge("flotilla.connections", () => _connections?.Open ?? 0, unit: "{connection}", description: "Client connections the load balancer holds, across its listeners.");
+        meter.CreateObservableGauge("flotilla.connections.limit", () => _connections?.Limit ?? 0, unit: "{connection}", description: "The most client connections the load balancer holds at once (loadBalancer.maxConnections); more wait in the listen backlog.");
         meter.CreateObservableCounter("flotilla.access_log.dropped", () => _accessLog?.Dropped ?? 0, unit: "{line}", description: "Access-log lines dropped because the writer could not keep up, or could not write them (a full disk).");
     }
 
     public void ObserveTargets(TargetGroups targets) => _targets = targets;
 
     public void ObserveAccessLog(AccessLogWriter accessLog) => _accessLog = accessLog;
+
+    public void ObserveConnections(ConnectionBudget connections) => _connections = connections;
 
     public void RecordRequest(ProxyRequest request)
     {

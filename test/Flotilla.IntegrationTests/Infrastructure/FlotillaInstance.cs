@@ -51,12 +51,15 @@ internal sealed class FlotillaInstance : IAsyncDisposable
     /// <summary>Writes <paramref name="spec"/> to flotilla.yaml and runs <c>flotilla up</c> on it until admin.json appears.</summary>
     /// <param name="spec">The spec.</param>
     /// <param name="prepare">Writes whatever else the spec refers to (certificates…) into the directory first.</param>
-    public static async Task<FlotillaInstance> StartAsync(string spec, Action<string>? prepare = null)
+    /// <param name="openFiles">An open-files limit (RLIMIT_NOFILE, soft and hard) to run Flotilla, and so its tasks, under.</param>
+    public static async Task<FlotillaInstance> StartAsync(string spec, Action<string>? prepare = null, int? openFiles = null)
     {
         var directory = NewDirectory();
         prepare?.Invoke(directory);
         await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, TestContext.Current.CancellationToken);
-        var process = await OwnedProcess.StartAsync(directory, Paths.FlotillaDll, "up", "flotilla.yaml");
+        var process = openFiles is { } limit
+            ? await OwnedProcess.StartProgramAsync(directory, "prlimit", $"--nofile={limit}:{limit}", "dotnet", Paths.FlotillaDll, "up", "flotilla.yaml")
+            : await OwnedProcess.StartAsync(directory, Paths.FlotillaDll, "up", "flotilla.yaml");
         var adminFile = Path.Combine(directory, StateDir.DefaultName, StateDir.AdminFileName);
         try
         {

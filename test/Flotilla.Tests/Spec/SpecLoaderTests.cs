@@ -227,13 +227,13 @@ public sealed class SpecLoaderTests
     }
 
     [Fact]
-    public void Load_LoadBalancerTimeouts_DefaultToKestrels_AndAreRead()
+    public void Load_LoadBalancerLimits_DefaultToKestrelsAndTheOpenFilesLimit_AndAreRead()
     {
         var defaults = Load(Minimal).Document!.Spec.LoadBalancer;
-        var set = Load($"loadBalancer: {{ keepAliveTimeout: 75s, requestTimeout: 5s }}\n{Minimal}").Document!.Spec.LoadBalancer;
+        var set = Load($"loadBalancer: {{ maxConnections: 5000, keepAliveTimeout: 75s, requestTimeout: 5s }}\n{Minimal}").Document!.Spec.LoadBalancer;
 
-        Assert.Equal((TimeSpan.FromSeconds(130), TimeSpan.FromSeconds(30)), (defaults.KeepAliveTimeout, defaults.RequestTimeout));
-        Assert.Equal((TimeSpan.FromSeconds(75), TimeSpan.FromSeconds(5)), (set.KeepAliveTimeout, set.RequestTimeout));
+        Assert.Equal((null, TimeSpan.FromSeconds(130), TimeSpan.FromSeconds(30)), (defaults.MaxConnections, defaults.KeepAliveTimeout, defaults.RequestTimeout));
+        Assert.Equal((5000, TimeSpan.FromSeconds(75), TimeSpan.FromSeconds(5)), (set.MaxConnections, set.KeepAliveTimeout, set.RequestTimeout));
     }
 
     [Theory]
@@ -242,7 +242,8 @@ public sealed class SpecLoaderTests
     [InlineData("requestTimeout: 0s", "f.yaml:1 loadBalancer.requestTimeout: must be between 1s and 5m, got 0s")]
     [InlineData("requestTimeout: 10m", "f.yaml:1 loadBalancer.requestTimeout: must be between 1s and 5m, got 10m")]
     [InlineData("requestTimeout: soon", "f.yaml:1 loadBalancer.requestTimeout: must be a duration")]
-    [InlineData("idleTimeout: 60s", "f.yaml:1 loadBalancer.idleTimeout: unknown field; expected one of: keepAliveTimeout, requestTimeout")]
+    [InlineData("maxConnections: 0", "f.yaml:1 loadBalancer.maxConnections: must be between 1 and 10000000, got 0")]
+    [InlineData("idleTimeout: 60s", "f.yaml:1 loadBalancer.idleTimeout: unknown field; expected one of: maxConnections, keepAliveTimeout, requestTimeout")]
     public void Load_BadLoadBalancerField_ReportsIt(string field, string expected)
     {
         var result = Load($"loadBalancer: {{ {field} }}\n{Minimal}");

@@ -44,6 +44,7 @@ internal sealed unsafe class EventLoop
     private readonly List<LoopConnection> _sends = [];
     private LoopSocket?[] _byFd = new LoopSocket?[1024];
     private volatile bool _stopping;
+    private bool _acceptPaused;
     private long _nextTick;
     private int _open;
 
@@ -102,6 +103,35 @@ internal sealed unsafe class EventLoop
         Post(StopAccepting);
     }
 
+    /// <summary>
+    /// Takes this loop's listener sockets out of its epoll: at the connection limit, or when accepting fails for want of
+    /// descriptors (the sockets are level-triggered: left in, they would wake the loop at once, again and again).
+    /// </summary>
+    private void PauseAccepting()
+    {
+        if (!_acceptPaused)
+        {
+            _acceptPaused = true;
+            foreach (var listener in _listeners)
+            {
+                Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, listener.Fd, null);
+            }
+        }
+    }
+
+    /// <summary>Puts the listener sockets back once the limit leaves room: when one of this loop's connections closes, or at the tick.</summary>
+    private void ResumeAccepting()
+    {
+        if (_acceptPaused && !_stopping && Forwarder.Budget.HasRoom)
+        {
+            _acceptPaused = false;
+            foreach (var listener in _listeners)
+            {
+                Register(listener.Fd, Libc.EPOLLIN | Libc.EPOLLEXCLUSIVE);
+            }
+        }
+    }
+
     private void StopAccepting()
     {
         foreach (var listener in _listeners)
@@ -136,6 +166,7 @@ internal sealed unsafe class EventLoop
     {
         Remove(connection);
         Close(connection);
+        ResumeAccepting();
     }
 
     public void CloseUpstream(UpstreamSocket upstream)
@@ -164,13 +195,16 @@ internal sealed unsafe class EventLoop
         if (_stopping)
         {
             Libc.close(fd);
+            Forwarder.Budget.Return();
             return;
         }
 
         Libc.SetNoDelay(fd);
         if (!listener.Spec.FastPath)
         {
-            // The listener's fast path is off (by its spec or an apply): its new connections are Kestrel's from the start.
+            // The listener's fast path is off (by its spec or an apply): its new connections are Kestrel's from the start,
+            // and Kestrel counts them.
+            Forwarder.Budget.Return();
             Forwarder.PassOn(listener, fd, []);
             return;
         }
@@ -198,11 +232,13 @@ internal sealed unsafe class EventLoop
         }
     }
 
+    /// <summary>The connection is closed, or handed to Kestrel (which counts it from then on).</summary>
     private void Remove(LoopConnection connection)
     {
         if (_connections.Remove(connection))
         {
             Interlocked.Decrement(ref _open);
+            Forwarder.Budget.Return();
         }
     }
 
@@ -315,6 +351,7 @@ internal sealed unsafe class EventLoop
 
     private void Tick(long now)
     {
+        ResumeAccepting();
         _ticking.Clear();
         _ticking.AddRange(_connections);
         foreach (var connection in _ticking)
@@ -375,13 +412,29 @@ internal sealed unsafe class EventLoop
         public override void OnEvents(uint events)
         {
             // Level-triggered: what this batch leaves is reported again, to whichever loop is free.
+            var budget = loop.Forwarder.Budget;
             for (var i = 0; i < 64; i++)
             {
+                if (!budget.TryTake())
+                {
+                    loop.PauseAccepting();
+                    budget.WarnAtLimit(listener.Name);
+                    return;
+                }
+
                 Libc.SockAddrStorage peer;
                 var length = (uint)sizeof(Libc.SockAddrStorage);
                 var client = Libc.accept4(Fd, &peer, &length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
                 if (client < 0)
                 {
+                    var error = Libc.LastError;
+                    budget.Return();
+                    if (Libc.OutOfResources(error))
+                    {
+                        loop.PauseAccepting();
+                        budget.WarnCannotAccept(listener.Name, error);
+                    }
+
                     return;
                 }
 

@@ -47,8 +47,9 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private bool _started;
 
-    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, StickyCookie sticky, LoadBalancerSpec clients, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
+    public FastPathForwarder(RoutingTable routes, TargetGroups groups, RequestLedger ledger, StickyCookie sticky, LoadBalancerSpec clients, ConnectionBudget budget, FlotillaMetrics metrics, ILoggerFactory loggerFactory)
     {
+        Budget = budget;
         KeepAliveTimeout = (long)clients.KeepAliveTimeout.TotalMilliseconds;
         RequestTimeout = (long)clients.RequestTimeout.TotalMilliseconds;
         _routes = routes;
@@ -61,6 +62,9 @@ internal sealed partial class FastPathForwarder : IAsyncDisposable
     }
 
     public RequestLedger Ledger { get; }
+
+    /// <summary>The client connections the load balancer may hold: the loops accept only within it.</summary>
+    public ConnectionBudget Budget { get; }
 
     /// <summary><see cref="LoadBalancerSpec.KeepAliveTimeout"/>, in milliseconds: the longest wait for a connection's next request.</summary>
     public long KeepAliveTimeout { get; }

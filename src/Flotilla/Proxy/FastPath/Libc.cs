@@ -16,7 +16,8 @@ internal static unsafe partial class Libc
     public const int MSG_NOSIGNAL = 0x4000;
     public const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
     public const uint EPOLLEXCLUSIVE = 1u << 28, EPOLLET = 1u << 31;
-    public const int EINTR = 4, EAGAIN = 11, EINPROGRESS = 115;
+    public const int EINTR = 4, EAGAIN = 11, ENOMEM = 12, ENFILE = 23, EMFILE = 24, ENOBUFS = 105, EINPROGRESS = 115;
+    public const int RLIMIT_NOFILE = 7;
 
     /// <summary>Readable, writable and hang-up, edge-triggered: a socket is registered once, for its life.</summary>
     public const uint SocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -29,6 +30,14 @@ internal static unsafe partial class Libc
     /// longer means "drained until the next edge": the reader must read on until it sees the end (0).
     /// </summary>
     public const uint HangUpEvents = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
+    /// <summary>The kernel's struct rlimit: the soft limit, which applies, and the hard one it may be raised to.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RLimit
+    {
+        public ulong Current;
+        public ulong Max;
+    }
 
     [StructLayout(LayoutKind.Sequential, Pack = 1)] // packed on x86-64, as the kernel's struct epoll_event
     public struct EpollEvent
@@ -57,6 +66,9 @@ internal static unsafe partial class Libc
     public static int LastError => Marshal.GetLastPInvokeError();
 
     public static bool WouldBlock => LastError == EAGAIN;
+
+    /// <summary>A call failed for want of descriptors or kernel memory: trying again at once would fail the same way.</summary>
+    public static bool OutOfResources(int error) => error is EMFILE or ENFILE or ENOBUFS or ENOMEM;
 
     public static SockAddrIn Loopback(int port) => new()
     {
@@ -99,4 +111,5 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)] public static partial nint recv(int fd, byte* buffer, nint length, int flags);
     [LibraryImport("libc", SetLastError = true)] public static partial nint send(int fd, byte* buffer, nint length, int flags);
     [LibraryImport("libc", SetLastError = true)] public static partial int close(int fd);
+    [LibraryImport("libc", SetLastError = true)] public static partial int getrlimit(int resource, RLimit* limit);
 }

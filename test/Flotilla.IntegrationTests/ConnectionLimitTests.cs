@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Flotilla.IntegrationTests.Infrastructure;
+
+namespace Flotilla.IntegrationTests;
+
+/// <summary>
+/// <c>loadBalancer.maxConnections</c>: at the limit new connections wait in the listen backlog until some close, on the
+/// fast path and on a <c>fastPath: false</c> listener alike; and by default the limit keeps Flotilla within its
+/// open-files limit, where running out of descriptors used to abort it.
+/// </summary>
+public sealed class ConnectionLimitTests
+{
+    private const string Get = "GET /health HTTP/1.1\r\nHost: a\r\n\r\n";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact(Timeout = 120_000)]
+    public async Task AtTheLimit_NewConnectionsWait_UntilHeldOnesClose()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
+            """
+            loadBalancer: { maxConnections: 4 }
+            listeners:
+              - name: web
+                listen: 127.0.0.1:0
+                rules: &rules
+                  - service: shop
+              - name: yarp
+                listen: 127.0.0.1:0
+                fastPath: false
+                rules: *rules
+            """,
+            Specs.Shop("shop", 1)));
+        await flotilla.WaitForHealthyAsync("shop", 1);
+        var held = new List<TcpClient>();
+        var waiting = new List<TcpClient>();
+        try
+        {
+            foreach (var listener in new[] { "web", "web", "yarp", "yarp" })
+            {
+                var client = await ConnectAsync(flotilla, listener);
+                held.Add(client);
+                await SendAsync(client, Get);
+                Assert.StartsWith("HTTP/1.1 200 OK", await ReadSomeAsync(client, TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
+            }
+
+            Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
+            foreach (var listener in new[] { "web", "yarp" })
+            {
+                var client = await ConnectAsync(flotilla, listener); // the kernel completes it: it waits in the backlog
+                waiting.Add(client);
+                await SendAsync(client, Get);
+            }
+
+            foreach (var client in waiting)
+            {
+                Assert.Equal("", await ReadSomeAsync(client, TimeSpan.FromSeconds(1)));
+            }
+
+            Assert.Contains("the load balancer holds 4 client connections, its limit (loadBalancer.maxConnections)", flotilla.Process.Output, StringComparison.Ordinal);
+
+            held[0].Dispose();
+            held[2].Dispose();
+
+            foreach (var client in waiting)
+            {
+                Assert.StartsWith("HTTP/1.1 200 OK", await ReadSomeAsync(client, TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
+            }
+
+            Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
+        }
+        finally
+        {
+            held.Concat(waiting).ToList().ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task MoreConnectionsThanTheOpenFilesLimitAllows_FlotillaLivesOn_AndServesOnceTheyGo()
+    {
+        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(Specs.Web("shop"), Specs.Shop("shop", 1)), openFiles: 600);
+        await flotilla.WaitForHealthyAsync("shop", 1);
+        var clients = new List<TcpClient>();
+        try
+        {
+            // 300 clients, each with a request: 600 descriptors with their connections to the task, more than Flotilla
+            // has left. The default limit (64 for 600 open files) takes some; the rest wait.
+            for (var i = 0; i < 300; i++)
+            {
+                var client = await ConnectAsync(flotilla, "web");
+                clients.Add(client);
+                await SendAsync(client, Get);
+            }
+
+            await Eventually.Until(() => ConnectionsAsync(flotilla), c => c == (64, 64), TimeSpan.FromSeconds(20), "the load balancer to fill its 64 connections");
+            Assert.Contains("the open-files limit is 600: the load balancer holds at most 64 client connections", flotilla.Process.Output, StringComparison.Ordinal);
+
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+
+            using var response = await flotilla.Http.GetAsync(flotilla.Listener() + "/health", Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.False(flotilla.Process.Exited.IsCompleted, $"Flotilla exited:\n{flotilla.Process.Output}");
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    private static async Task<TcpClient> ConnectAsync(FlotillaInstance flotilla, string listener)
+    {
+        var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, new Uri(flotilla.Listener(listener)).Port, Cancel);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task SendAsync(TcpClient client, string text) => await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text), Cancel);
+
+    /// <summary>What arrives within <paramref name="wait"/> (one read): "" if nothing does.</summary>
+    private static async Task<string> ReadSomeAsync(TcpClient client, TimeSpan wait)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        timeout.CancelAfter(wait);
+        var buffer = new byte[4096];
+        try
+        {
+            var n = await client.GetStream().ReadAsync(buffer, timeout.Token);
+            return Encoding.ASCII.GetString(buffer, 0, n);
+        }
+        catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>flotilla_connections and flotilla_connections_limit, from <c>/metrics</c>.</summary>
+    private static async Task<(int Open, int Limit)> ConnectionsAsync(FlotillaInstance flotilla)
+    {
+        var metrics = await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel);
+        int Gauge(string name) => (int)double.Parse(Regex.Match(metrics, $@"^{name}(?:\{{[^}}]*\}})? (\S+)", RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
+        return (Gauge("flotilla_connections"), Gauge("flotilla_connections_limit"));
+    }
+}
