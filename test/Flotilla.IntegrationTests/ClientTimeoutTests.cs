@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Flotilla.IntegrationTests.Infrastructure;
@@ -37,16 +36,14 @@ public sealed class ClientTimeoutTests
 
         await Task.WhenAll(new[] { "web", "yarp" }.Select(async listener =>
         {
-            var port = new Uri(flotilla.Listener(listener)).Port;
-
             // A head that never ends (a slowloris client): 408 once requestTimeout has passed since its first byte, and
             // the connection closes. Its second piece comes within the timeout, and does not restart it.
-            using (var client = await ConnectAsync(port))
+            using (var client = await RawConnection.OpenAsync(flotilla, listener))
             {
                 var stream = client.GetStream();
-                await SendAsync(stream, "GET /health HTTP/1.1\r\nHost: a\r\n");
+                await client.SendAsync("GET /health HTTP/1.1\r\nHost: a\r\n");
                 await Task.Delay(300, Cancel);
-                await SendAsync(stream, "X-Slow: 1\r\n");
+                await client.SendAsync("X-Slow: 1\r\n");
                 var answer = await ReadToEndAsync(stream, $"{listener}: the answer to a head that never ends");
                 Assert.StartsWith("HTTP/1.1 408 Request Timeout\r\n", answer, StringComparison.Ordinal);
                 Assert.Contains("\r\nConnection: close\r\n", answer, StringComparison.Ordinal);
@@ -54,15 +51,15 @@ public sealed class ClientTimeoutTests
 
             // A keep-alive connection: a head in two pieces within requestTimeout is served, so is a second request
             // within keepAliveTimeout, and then the idle connection is closed.
-            using (var client = await ConnectAsync(port))
+            using (var client = await RawConnection.OpenAsync(flotilla, listener))
             {
                 var stream = client.GetStream();
-                await SendAsync(stream, "GET /health HTTP/1.1\r\n");
+                await client.SendAsync("GET /health HTTP/1.1\r\n");
                 await Task.Delay(300, Cancel);
-                await SendAsync(stream, "Host: a\r\n\r\n");
+                await client.SendAsync("Host: a\r\n\r\n");
                 Assert.StartsWith("HTTP/1.1 200 OK\r\n", await ReadResponseAsync(stream), StringComparison.Ordinal);
                 await Task.Delay(500, Cancel);
-                await SendAsync(stream, "GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+                await client.SendAsync("GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
                 Assert.StartsWith("HTTP/1.1 200 OK\r\n", await ReadResponseAsync(stream), StringComparison.Ordinal);
                 Assert.Equal("", await ReadToEndAsync(stream, $"{listener}: the close of a connection idle past keepAliveTimeout"));
             }
@@ -70,10 +67,10 @@ public sealed class ClientTimeoutTests
 
         // On the fast path, which buffers small bodies, a body that stops coming gets 408 too; the request was routed, so
         // it is counted and logged. (Kestrel bounds a body by its minimum data rate instead: 240 bytes/s after 5s.)
-        using (var client = await ConnectAsync(new Uri(flotilla.Listener("web")).Port))
+        using (var client = await RawConnection.OpenAsync(flotilla, "web"))
         {
             var stream = client.GetStream();
-            await SendAsync(stream, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part of it");
+            await client.SendAsync("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part of it");
             var answer = await ReadToEndAsync(stream, "the answer to a body that stops coming");
             Assert.StartsWith("HTTP/1.1 408 Request Timeout\r\n", answer, StringComparison.Ordinal);
             var requestId = answer.Split("\r\n").Single(h => h.StartsWith("X-Request-Id: ", StringComparison.Ordinal))["X-Request-Id: ".Length..];
@@ -85,23 +82,6 @@ public sealed class ClientTimeoutTests
             Assert.Equal((408, "shop", "/upload", 15), (line[0].GetProperty("status").GetInt32(), line[0].GetProperty("service").GetString(), line[0].GetProperty("path").GetString(), line[0].GetProperty("bytesIn").GetInt32()));
         }
     }
-
-    private static async Task<TcpClient> ConnectAsync(int port)
-    {
-        var client = new TcpClient();
-        try
-        {
-            await client.ConnectAsync(IPAddress.Loopback, port, Cancel);
-            return client;
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
-    private static async Task SendAsync(NetworkStream stream, string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text), Cancel);
 
     /// <summary>One response, read byte by byte so that nothing after it is taken: its head, then its body by its framing.</summary>
     private static async Task<string> ReadResponseAsync(NetworkStream stream)

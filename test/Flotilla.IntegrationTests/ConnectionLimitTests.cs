@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.RegularExpressions;
 using Flotilla.IntegrationTests.Infrastructure;
 
@@ -42,23 +41,23 @@ public sealed class ConnectionLimitTests
         {
             foreach (var listener in new[] { "web", "web", "yarp", "yarp" })
             {
-                var client = await ConnectAsync(flotilla, listener);
+                var client = await RawConnection.OpenAsync(flotilla, listener);
                 held.Add(client);
-                await SendAsync(client, Get);
-                Assert.StartsWith("HTTP/1.1 200 OK", await ReadSomeAsync(client, TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
+                await client.SendAsync(Get);
+                Assert.StartsWith("HTTP/1.1 200 OK", await client.ReadSomeAsync(TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
             }
 
             Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
             foreach (var listener in new[] { "web", "yarp" })
             {
-                var client = await ConnectAsync(flotilla, listener); // the kernel completes it: it waits in the backlog
+                var client = await RawConnection.OpenAsync(flotilla, listener); // the kernel completes it: it waits in the backlog
                 waiting.Add(client);
-                await SendAsync(client, Get);
+                await client.SendAsync(Get);
             }
 
             foreach (var client in waiting)
             {
-                Assert.Equal("", await ReadSomeAsync(client, TimeSpan.FromSeconds(1)));
+                Assert.Equal("", await client.ReadSomeAsync(TimeSpan.FromSeconds(1)));
             }
 
             Assert.Contains("the load balancer holds 4 client connections, its limit (loadBalancer.maxConnections)", flotilla.Process.Output, StringComparison.Ordinal);
@@ -68,7 +67,7 @@ public sealed class ConnectionLimitTests
 
             foreach (var client in waiting)
             {
-                Assert.StartsWith("HTTP/1.1 200 OK", await ReadSomeAsync(client, TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
+                Assert.StartsWith("HTTP/1.1 200 OK", await client.ReadSomeAsync(TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
             }
 
             Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
@@ -91,9 +90,9 @@ public sealed class ConnectionLimitTests
             // has left. The default limit (64 for 600 open files) takes some; the rest wait.
             for (var i = 0; i < 300; i++)
             {
-                var client = await ConnectAsync(flotilla, "web");
+                var client = await RawConnection.OpenAsync(flotilla, "web");
                 clients.Add(client);
-                await SendAsync(client, Get);
+                await client.SendAsync(Get);
             }
 
             await Eventually.Until(() => ConnectionsAsync(flotilla), c => c == (64, 64), TimeSpan.FromSeconds(20), "the load balancer to fill its 64 connections");
@@ -111,40 +110,6 @@ public sealed class ConnectionLimitTests
         finally
         {
             clients.ForEach(c => c.Dispose());
-        }
-    }
-
-    private static async Task<TcpClient> ConnectAsync(FlotillaInstance flotilla, string listener)
-    {
-        var client = new TcpClient();
-        try
-        {
-            await client.ConnectAsync(IPAddress.Loopback, new Uri(flotilla.Listener(listener)).Port, Cancel);
-            return client;
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
-    private static async Task SendAsync(TcpClient client, string text) => await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text), Cancel);
-
-    /// <summary>What arrives within <paramref name="wait"/> (one read): "" if nothing does.</summary>
-    private static async Task<string> ReadSomeAsync(TcpClient client, TimeSpan wait)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        timeout.CancelAfter(wait);
-        var buffer = new byte[4096];
-        try
-        {
-            var n = await client.GetStream().ReadAsync(buffer, timeout.Token);
-            return Encoding.ASCII.GetString(buffer, 0, n);
-        }
-        catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
-        {
-            return "";
         }
     }
 
