@@ -8,8 +8,8 @@ namespace Flotilla.IntegrationTests;
 
 /// <summary>
 /// <c>loadBalancer.maxConnections</c>: at the limit new connections wait in the listen backlog until some close, on the
-/// fast path and on a <c>fastPath: false</c> listener alike; and by default the limit keeps Flotilla within its
-/// open-files limit, where running out of descriptors used to abort it.
+/// fast path and on a <c>fastPath: false</c> listener alike, while an HTTPS listener (Kestrel's accepts) closes them;
+/// and by default the limit keeps Flotilla within its open-files limit, where running out of descriptors used to abort it.
 /// </summary>
 public sealed class ConnectionLimitTests
 {
@@ -18,7 +18,7 @@ public sealed class ConnectionLimitTests
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact(Timeout = 120_000)]
-    public async Task AtTheLimit_NewConnectionsWait_UntilHeldOnesClose()
+    public async Task AtTheLimit_NewConnectionsWait_UntilHeldOnesClose_HttpsOnesAreClosed()
     {
         await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
             """
@@ -32,8 +32,14 @@ public sealed class ConnectionLimitTests
                 listen: 127.0.0.1:0
                 fastPath: false
                 rules: *rules
+              - name: secure
+                listen: 127.0.0.1:0
+                protocol: https
+                tls: { certificates: [{ cert: a.pem, key: a.key }] }
+                rules: *rules
             """,
-            Specs.Shop("shop", 1)));
+            Specs.Shop("shop", 1)),
+            directory => TestCertificates.Write(directory, "a", "a.test"));
         await flotilla.WaitForHealthyAsync("shop", 1);
         var held = new List<TcpClient>();
         var waiting = new List<TcpClient>();
@@ -61,6 +67,12 @@ public sealed class ConnectionLimitTests
             }
 
             Assert.Contains("the load balancer holds 4 client connections, its limit (loadBalancer.maxConnections)", flotilla.Process.Output, StringComparison.Ordinal);
+            using (var secure = await RawConnection.OpenAsync(flotilla, "secure"))
+            {
+                Assert.True(await secure.ClosedAsync(TimeSpan.FromSeconds(10)), "an HTTPS connection over the limit was not closed");
+            }
+
+            Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
 
             held[0].Dispose();
             held[2].Dispose();

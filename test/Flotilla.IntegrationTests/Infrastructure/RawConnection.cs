@@ -26,6 +26,25 @@ internal static class RawConnection
 
     public static async Task SendAsync(this TcpClient client, string text) => await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text), Cancel);
 
+    /// <summary>Whether the server closes (or resets) the connection within <paramref name="wait"/>, sending nothing.</summary>
+    public static async Task<bool> ClosedAsync(this TcpClient client, TimeSpan wait)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        timeout.CancelAfter(wait);
+        try
+        {
+            return await client.GetStream().ReadAsync(new byte[1], timeout.Token) == 0;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>What arrives within <paramref name="wait"/> in one read: "" if nothing does, or if the server closed.</summary>
     public static async Task<string> ReadSomeAsync(this TcpClient client, TimeSpan wait)
     {
