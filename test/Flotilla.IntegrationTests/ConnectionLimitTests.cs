@@ -73,6 +73,7 @@ public sealed class ConnectionLimitTests
             }
 
             Assert.Equal((4, 4), await ConnectionsAsync(flotilla));
+            Assert.Equal(1, await MetricAsync(flotilla, "flotilla_connections_rejected_total"));
 
             held[0].Dispose();
             held[2].Dispose();
@@ -126,10 +127,15 @@ public sealed class ConnectionLimitTests
     }
 
     /// <summary>flotilla_connections and flotilla_connections_limit, from <c>/metrics</c>.</summary>
-    private static async Task<(int Open, int Limit)> ConnectionsAsync(FlotillaInstance flotilla)
+    private static async Task<(int Open, int Limit)> ConnectionsAsync(FlotillaInstance flotilla) =>
+        (await MetricAsync(flotilla, "flotilla_connections"), await MetricAsync(flotilla, "flotilla_connections_limit"));
+
+    /// <summary>The value of a series without labels of its own (every series carries otel_scope_name), from <c>/metrics</c>.</summary>
+    private static async Task<int> MetricAsync(FlotillaInstance flotilla, string name)
     {
         var metrics = await flotilla.Http.GetStringAsync(flotilla.Admin.Url + "/metrics", Cancel);
-        int Gauge(string name) => (int)double.Parse(Regex.Match(metrics, $@"^{name}(?:\{{[^}}]*\}})? (\S+)", RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
-        return (Gauge("flotilla_connections"), Gauge("flotilla_connections_limit"));
+        var match = Regex.Match(metrics, $@"^{name}(?:\{{[^}}]*\}})? (\S+)", RegexOptions.Multiline);
+        Assert.True(match.Success, $"no {name} on /metrics");
+        return (int)double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 }

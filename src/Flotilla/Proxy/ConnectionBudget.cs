@@ -22,6 +22,7 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
     private const long WarningIntervalMs = 30_000;
 
     private int _open;
+    private long _rejected;
     private long _lastWarning = -WarningIntervalMs; // the first warning is due at once
 
     public int Limit => limit;
@@ -29,6 +30,9 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
     public int Open => Volatile.Read(ref _open);
 
     public bool HasRoom => Open < limit;
+
+    /// <summary>Connections closed at once because the limit was reached (ALB's <c>RejectedConnectionCount</c>): Kestrel's accepts only.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
 
     /// <summary>
     /// The default limit for a process allowed <paramref name="openFiles"/> descriptors: half of what is left after a
@@ -70,6 +74,7 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
         }
         else if (!TryTake())
         {
+            Interlocked.Increment(ref _rejected);
             WarnAtLimit(listener, "closed");
             connection.Abort(new ConnectionAbortedException("the load balancer is at loadBalancer.maxConnections"));
             return;

@@ -79,6 +79,7 @@ internal sealed class FlotillaMetrics
         meter.CreateObservableGauge("flotilla.panic", ObservePanic, unit: "{service}", description: "1 while a service is in panic mode (too few healthy tasks: routing to all), else 0.");
         meter.CreateObservableGauge("flotilla.connections", () => _connections?.Open ?? 0, unit: "{connection}", description: "Client connections the load balancer holds, across its listeners.");
         meter.CreateObservableGauge("flotilla.connections.limit", () => _connections?.Limit ?? 0, unit: "{connection}", description: "The most client connections the load balancer holds at once (loadBalancer.maxConnections); more wait in the listen backlog.");
+        meter.CreateObservableCounter("flotilla.connections.rejected", () => _connections?.Rejected ?? 0, unit: "{connection}", description: "Connections an HTTPS listener closed as soon as it accepted them, the load balancer being at its connection limit (loadBalancer.maxConnections).");
         meter.CreateObservableCounter("flotilla.access_log.dropped", () => _accessLog?.Dropped ?? 0, unit: "{line}", description: "Access-log lines dropped because the writer could not keep up, or could not write them (a full disk).");
     }
 
