@@ -20,7 +20,7 @@ public sealed record ServicePlan(string Name, ServicePlanAction Action, Immutabl
 
 /// <summary>
 /// The difference between the running fleet's spec and a new one, as <c>flotilla apply</c> prints it before carrying it
-/// out. Changes that need the listening sockets or the admin API bound again, or the load balancer's client timeouts (Kestrel
+/// out. Changes that need the listening sockets or the admin API bound again, or the load balancer's client limits (Kestrel
 /// holds them from its start), are refused as a whole, never half-applied.
 /// </summary>
 /// <param name="Services">What happens to each service that changes.</param>

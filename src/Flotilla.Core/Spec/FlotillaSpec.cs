@@ -17,7 +17,7 @@ public sealed record FlotillaSpec
     /// <summary>The load balancer's access log. Default: on, to <c>access.log</c> in the state directory.</summary>
     public AccessLogSpec AccessLog { get; init; } = new();
 
-    /// <summary>Settings of the load balancer as a whole, for all its listeners: how long it waits for clients.</summary>
+    /// <summary>The load balancer's limits on its clients, for all its listeners: how many connections, and how long it waits.</summary>
     public LoadBalancerSpec LoadBalancer { get; init; } = new();
 
     public ServiceSpec? FindService(string name) => Services.FirstOrDefault(s => s.Name == name);

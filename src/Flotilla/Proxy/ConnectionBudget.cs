@@ -75,7 +75,7 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
         else if (!TryTake())
         {
             Interlocked.Increment(ref _rejected);
-            WarnAtLimit(listener, "closed");
+            WarnAtLimit(listener, "are closed as they come");
             connection.Abort(new ConnectionAbortedException("the load balancer is at loadBalancer.maxConnections"));
             return;
         }
@@ -90,8 +90,8 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
         }
     };
 
-    /// <summary>The limit stopped an accept on <paramref name="listener"/>: new connections are <paramref name="what"/>.</summary>
-    public void WarnAtLimit(string listener, string what = "waiting in the listen backlog")
+    /// <summary>The limit stopped an accept on <paramref name="listener"/>, whose new connections <paramref name="what"/>.</summary>
+    public void WarnAtLimit(string listener, string what = "wait in the listen backlog")
     {
         if (MayWarn())
         {
@@ -115,7 +115,7 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
         return now - last >= WarningIntervalMs && Interlocked.CompareExchange(ref _lastWarning, now, last) == last;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the load balancer holds {Limit} client connections, its limit (loadBalancer.maxConnections): new connections on {Listener} are {What} until some close")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the load balancer holds {Limit} client connections, its limit (loadBalancer.maxConnections): until some close, new connections on {Listener} {What}")]
     private partial void LogAtLimit(int limit, string listener, string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "listener {Listener} cannot accept connections: {Error}; trying again every 100 ms (open-files limit {OpenFiles}, loadBalancer.maxConnections {Limit})")]
