@@ -19,18 +19,7 @@ public sealed class ClientTimeoutTests
     public async Task BothPaths_ASlowHeadGets408_AnIdleConnectionCloses_AndALateBodyGets408AndALogLineOnTheFastPath()
     {
         await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
-            """
-            loadBalancer: { keepAliveTimeout: 2s, requestTimeout: 1s }
-            listeners:
-              - name: web
-                listen: 127.0.0.1:0
-                rules: &rules
-                  - service: shop
-              - name: yarp
-                listen: 127.0.0.1:0
-                fastPath: false
-                rules: *rules
-            """,
+            "loadBalancer: { keepAliveTimeout: 2s, requestTimeout: 1s }\n" + Specs.BothPaths("shop"),
             Specs.Shop("shop", 1)));
         await flotilla.WaitForHealthyAsync("shop", 1);
 

@@ -20,25 +20,15 @@ public sealed class ConnectionLimitTests
     [Fact(Timeout = 120_000)]
     public async Task AtTheLimit_NewConnectionsWait_UntilHeldOnesClose_HttpsOnesAreClosed()
     {
-        await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
-            """
-            loadBalancer: { maxConnections: 4 }
-            listeners:
-              - name: web
-                listen: 127.0.0.1:0
-                rules: &rules
-                  - service: shop
-              - name: yarp
-                listen: 127.0.0.1:0
-                fastPath: false
-                rules: *rules
+        const string Secure = """
               - name: secure
                 listen: 127.0.0.1:0
                 protocol: https
                 tls: { certificates: [{ cert: a.pem, key: a.key }] }
                 rules: *rules
-            """,
-            Specs.Shop("shop", 1)),
+            """;
+        await using var flotilla = await FlotillaInstance.StartAsync(
+            Specs.Fleet("loadBalancer: { maxConnections: 4 }\n" + Specs.BothPaths("shop", Secure), Specs.Shop("shop", 1)),
             directory => TestCertificates.Write(directory, "a", "a.test"));
         await flotilla.WaitForHealthyAsync("shop", 1);
         var held = new List<TcpClient>();

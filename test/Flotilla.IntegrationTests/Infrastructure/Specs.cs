@@ -31,6 +31,23 @@ internal static class Specs
               - service: {{service}}
         """;
 
+    /// <summary>
+    /// Listeners "web" (the fast path) and "yarp" (<c>fastPath: false</c>: Kestrel + YARP) sending everything to
+    /// <paramref name="service"/>, then <paramref name="more"/> listeners, which may use the same rules as <c>*rules</c>.
+    /// </summary>
+    public static string BothPaths(string service, string more = "") => $$"""
+        listeners:
+          - name: web
+            listen: 127.0.0.1:0
+            rules: &rules
+              - service: {{service}}
+          - name: yarp
+            listen: 127.0.0.1:0
+            fastPath: false
+            rules: *rules
+        {{more}}
+        """;
+
     public static string Fleet(string listeners, params string[] services) =>
         $"{Admin}\n{listeners}\nservices:\n{string.Join("\n", services)}\n";
 }
