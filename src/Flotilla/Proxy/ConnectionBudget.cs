@@ -18,12 +18,13 @@ namespace Flotilla.Proxy;
 /// </remarks>
 internal sealed partial class ConnectionBudget(int limit, ILogger logger)
 {
-    /// <summary>Warnings about the limit or about failed accepts: at most one in this long, however often they happen.</summary>
+    /// <summary>Warnings of each kind (at the limit, failed accepts): at most one in this long, however often they happen.</summary>
     private const long WarningIntervalMs = 30_000;
 
     private int _open;
     private long _rejected;
-    private long _lastWarning = -WarningIntervalMs; // the first warning is due at once
+    private long _lastAtLimit = -WarningIntervalMs; // the first warning of each kind is due at once
+    private long _lastCannotAccept = -WarningIntervalMs;
 
     public int Limit => limit;
 
@@ -93,7 +94,7 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
     /// <summary>The limit stopped an accept on <paramref name="listener"/>, whose new connections <paramref name="what"/>.</summary>
     public void WarnAtLimit(string listener, string what = "wait in the listen backlog")
     {
-        if (MayWarn())
+        if (MayWarn(ref _lastAtLimit))
         {
             LogAtLimit(limit, listener, what);
         }
@@ -102,17 +103,17 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
     /// <summary>An accept on <paramref name="listener"/> failed for want of resources (<see cref="Libc.OutOfResources"/>).</summary>
     public void WarnCannotAccept(string listener, int error)
     {
-        if (MayWarn())
+        if (MayWarn(ref _lastCannotAccept))
         {
             LogCannotAccept(listener, new SocketException(error).Message, OpenFilesLimit(), limit);
         }
     }
 
-    private bool MayWarn()
+    private static bool MayWarn(ref long lastWarning)
     {
         var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastWarning);
-        return now - last >= WarningIntervalMs && Interlocked.CompareExchange(ref _lastWarning, now, last) == last;
+        var last = Interlocked.Read(ref lastWarning);
+        return now - last >= WarningIntervalMs && Interlocked.CompareExchange(ref lastWarning, now, last) == last;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the load balancer holds {Limit} client connections, its limit (loadBalancer.maxConnections): until some close, new connections on {Listener} {What}")]
