@@ -364,6 +364,29 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task Expect100Continue_BothPaths_TellTheClientToSendItsBody_TheFastPathWithoutAHandOver()
+    {
+        var flotilla = fleet.Flotilla;
+        var before = await HandOversAsync(flotilla);
+        foreach (var listener in new[] { "web", "yarp" })
+        {
+            using var client = await SendRawAsync(flotilla.Listener(listener), "POST /upload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+            var stream = client.GetStream();
+
+            // As curl does: the body waits for the 100. A proxy that waited for the body first would never answer.
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+            bound.CancelAfter(TimeSpan.FromSeconds(10));
+            var interim = new byte["HTTP/1.1 100 Continue\r\n\r\n".Length];
+            await stream.ReadExactlyAsync(interim, bound.Token);
+            Assert.Equal("HTTP/1.1 100 Continue\r\n\r\n", Encoding.ASCII.GetString(interim));
+            await stream.WriteAsync("hello"u8.ToArray(), Cancel);
+            AssertInOrder(await ReadToEndAsync(stream), "HTTP/1.1 200 OK", "\r\n\r\n", "5");
+        }
+
+        await AssertNoHandOverSinceAsync(flotilla, before);
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task FixedResponsesAndRedirects_BothPaths_AnswerTheSame_TheFastPathWithoutAHandOver()
     {
         var flotilla = fleet.Flotilla;

@@ -213,7 +213,10 @@ internal static class FleetHost
 
         builder.Services.AddFlotillaAutoscaler();
 
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName).AddPrometheusExporter());
+        // Every scrape fresh (the exporter caches a response for 300 ms by default): a /metrics read right after an action
+        // sees it, as an operator checking by hand, or a test, expects.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName)
+            .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
 
         var app = builder.Build();
         app.Services.GetRequiredService<EventSinks>();

@@ -75,6 +75,12 @@ internal sealed class Http1RequestHead : IRequestFields
     /// <summary>The client asked to close the connection after this request.</summary>
     public bool Close { get; private set; }
 
+    /// <summary>
+    /// The client sent <c>Expect: 100-continue</c>: it waits for a 100 Continue before it sends the body. The header is
+    /// not forwarded: the load balancer answers the expectation itself, as it reads the body whole before forwarding.
+    /// </summary>
+    public bool ExpectContinue { get; private set; }
+
     /// <summary>The raw request target (path and query) as sent.</summary>
     public ReadOnlySpan<byte> Target => _bytes.AsSpan(_targetStart, _targetLength);
 
@@ -111,6 +117,7 @@ internal sealed class Http1RequestHead : IRequestFields
         _query = null;
         ContentLength = 0;
         Close = false;
+        ExpectContinue = false;
         var span = _bytes.AsSpan(0, length);
 
         var lineEnd = span.IndexOf("\r\n"u8);
@@ -190,7 +197,13 @@ internal sealed class Http1RequestHead : IRequestFields
             }
             else if (Ascii.EqualsIgnoreCase(name, "expect"u8))
             {
-                return "expect header";
+                if (ExpectContinue || !Ascii.EqualsIgnoreCase(value, "100-continue"u8))
+                {
+                    return "expect header"; // an expectation other than 100-continue: Kestrel answers 417
+                }
+
+                ExpectContinue = true;
+                kind = HeaderKind.Dropped;
             }
             else if (IsDropped(name))
             {

@@ -73,6 +73,18 @@ public sealed class Http1RequestHeadTests
     }
 
     [Fact]
+    public void Parse_Expect100Continue_IsNoted_AndNotForwarded()
+    {
+        var (head, declined) = Parse("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nexpect: 100-Continue\r\n\r\n");
+        var (plain, _) = Parse("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n");
+
+        Assert.Null(declined);
+        Assert.True(head.ExpectContinue);
+        Assert.False(plain.ExpectContinue);
+        Assert.Equal(Http1RequestHead.HeaderKind.Dropped, head.HeaderAt(2).Kind);
+    }
+
+    [Fact]
     public void Parse_ConnectionClose_IsNoted()
     {
         var (head, declined) = Parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
@@ -108,7 +120,9 @@ public sealed class Http1RequestHeadTests
     [InlineData("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "unusual host")]
     [InlineData("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "upgrade header")]
     [InlineData("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\n\r\n", "connection header names other headers")]
-    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n", "expect header")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 200-ok\r\n\r\n", "expect header")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue, x\r\n\r\n", "expect header")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n", "expect header")]
     public void Parse_AnythingUnusual_IsDeclined(string request, string reason) =>
         Assert.Equal(reason, Parse(request).Declined);
 
