@@ -13,17 +13,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${1:-3}"
-for tool in wrk jq; do command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }; done
-"$root/flotilla" --help >/dev/null   # build once, outside the measurement
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+source "$root/bench/common.sh"
+bench_init wrk jq
 
 # The sample, with every port dynamic and the Shop's path absolute.
 sed -e 's/127\.0\.0\.1:9400/127.0.0.1:0/' -e 's/127\.0\.0\.1:8080/127.0.0.1:0/' \

@@ -11,17 +11,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 connections="${1:-1000}"
 rounds="${2:-2}"
 body="${3:-60000}"
-for tool in jq python3; do command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }; done
-"$root/flotilla" --help >/dev/null   # build once, outside the measurement
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+source "$root/bench/common.sh"
+bench_init jq python3
 
 cat >"$work/flotilla.yaml" <<EOF
 admin:
