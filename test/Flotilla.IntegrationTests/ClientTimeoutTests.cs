@@ -19,7 +19,7 @@ public sealed class ClientTimeoutTests
     public async Task BothPaths_ASlowHeadGets408_AnIdleConnectionCloses_AndALateBodyGets408AndALogLineOnTheFastPath()
     {
         await using var flotilla = await FlotillaInstance.StartAsync(Specs.Fleet(
-            "loadBalancer: { keepAliveTimeout: 2s, requestTimeout: 1s }\n" + Specs.BothPaths("shop"),
+            "loadBalancer: { keepAliveTimeout: 4s, requestTimeout: 2s }\n" + Specs.BothPaths("shop"),
             Specs.Shop("shop", 1)));
         await flotilla.WaitForHealthyAsync("shop", 1);
 
