@@ -72,16 +72,29 @@ public sealed class ClientTimeoutTests
         }
     }
 
-    /// <summary>One response, read byte by byte so that nothing after it is taken: its head, then its body by its framing.</summary>
+    /// <summary>
+    /// One response, read byte by byte so that nothing after it is taken: its head, then its body by its framing; within
+    /// <see cref="Bound"/>.
+    /// </summary>
     private static async Task<string> ReadResponseAsync(NetworkStream stream)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        timeout.CancelAfter(Bound);
         var text = new StringBuilder();
         var one = new byte[1];
         async Task ReadUntil(Func<string, bool> done)
         {
             while (!done(text.ToString()))
             {
-                Assert.True(await stream.ReadAsync(one, Cancel) == 1, $"the connection closed after: {text}");
+                try
+                {
+                    Assert.True(await stream.ReadAsync(one, timeout.Token) == 1, $"the connection closed after: {text}");
+                }
+                catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+                {
+                    Assert.Fail($"no whole response within {Bound.TotalSeconds}s, having read: {text}");
+                }
+
                 text.Append((char)one[0]);
             }
         }

@@ -377,7 +377,15 @@ public sealed class FastPathTests(FastPathFleet fleet) : IClassFixture<FastPathF
             using var bound = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
             bound.CancelAfter(TimeSpan.FromSeconds(10));
             var interim = new byte["HTTP/1.1 100 Continue\r\n\r\n".Length];
-            await stream.ReadExactlyAsync(interim, bound.Token);
+            try
+            {
+                await stream.ReadExactlyAsync(interim, bound.Token);
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                Assert.Fail($"{listener}: no 100 Continue within 10s for a client that waits for it before sending its body");
+            }
+
             Assert.Equal("HTTP/1.1 100 Continue\r\n\r\n", Encoding.ASCII.GetString(interim));
             await stream.WriteAsync("hello"u8.ToArray(), Cancel);
             AssertInOrder(await ReadToEndAsync(stream), "HTTP/1.1 200 OK", "\r\n\r\n", "5");
