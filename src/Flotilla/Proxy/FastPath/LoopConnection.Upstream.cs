@@ -68,9 +68,7 @@ internal sealed partial class LoopConnection
     {
         _state = State.Exchange;
         var ledger = _forwarder.Ledger;
-        var request = _request = ledger.Start(_listener, _head, _peer);
-        request.Rule = _rule;
-        request.BytesIn = _head.ContentLength;
+        var request = StartRequest(_head.ContentLength);
         if (_answer is not null)
         {
             ConsumeRequest();
@@ -95,6 +93,15 @@ internal sealed partial class LoopConnection
         ConsumeRequest();
         _responseStarted = false;
         Dispatch(_loop.Pool.Rent(target));
+    }
+
+    /// <summary>The routed request enters the ledger, to be counted and logged when it ends; <paramref name="bytesIn"/> of its body are in.</summary>
+    private ProxyRequest StartRequest(long bytesIn)
+    {
+        var request = _request = _forwarder.Ledger.Start(_listener, _head, _peer);
+        request.Rule = _rule;
+        request.BytesIn = bytesIn;
+        return request;
     }
 
     /// <summary>Sends the request on <paramref name="upstream"/>, or on a new connection when it is null.</summary>

@@ -268,10 +268,7 @@ internal sealed unsafe partial class LoopConnection : LoopSocket
         _continuePending = false;
         if (_state == State.Body)
         {
-            var request = _request = _forwarder.Ledger.Start(_listener, _head, _peer);
-            request.Rule = _rule;
-            request.Service = _destination?.Service ?? "";
-            request.BytesIn = _inputLength - (_total - _head.ContentLength);
+            StartRequest(_inputLength - (_total - _head.ContentLength)).Service = _destination?.Service ?? "";
             Answer(StatusCodes.Status408RequestTimeout);
             return;
         }
