@@ -113,6 +113,27 @@ public sealed class ConnectionLimitTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task AMaxConnectionsTheOpenFilesLimitCannotBack_IsRefusedAtStart_BeforeAnyTask()
+    {
+        var directory = FlotillaInstance.NewDirectory();
+        var spec = Specs.Fleet("loadBalancer: { maxConnections: 1000 }\n" + Specs.Web("shop"), Specs.Shop("shop", 1));
+        await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, Cancel);
+
+        await using var up = await OwnedProcess.StartProgramAsync(directory, "prlimit", "--nofile=600:600", "dotnet", Paths.FlotillaDll, "up", "flotilla.yaml");
+        var code = await up.Exited.WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+
+        Assert.Equal(1, code);
+        Assert.Contains(
+            "flotilla could not start: loadBalancer.maxConnections is 1000, but the open-files limit (600) leaves room for 64 client connections " +
+            "(each takes a descriptor, and its connection to a task another): raise the limit to at least 2512",
+            up.Output,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", up.Output);
+        Assert.Empty(Directory.GetFiles(Path.Combine(directory, ".flotilla", "logs")));
+        Directory.Delete(directory, recursive: true);
+    }
+
     /// <summary>Whether a new connection to <paramref name="listener"/> is closed at once: reset as it opens, or closed after.</summary>
     private static async Task<bool> ClosedAtOnceAsync(FlotillaInstance flotilla, string listener)
     {

@@ -42,6 +42,19 @@ internal sealed partial class ConnectionBudget(int limit, ILogger logger)
     /// </summary>
     public static int DefaultFor(long openFiles) => (int)Math.Clamp((openFiles - Math.Max(512, openFiles / 10)) / 2, 64, int.MaxValue);
 
+    /// <summary>The smallest open-files limit whose <see cref="DefaultFor"/> leaves room for <paramref name="connections"/>.</summary>
+    public static long OpenFilesFor(int connections)
+    {
+        long low = 0, high = 3L * connections + 1024; // DefaultFor(high) >= connections
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            (low, high) = DefaultFor(middle) >= connections ? (low, middle) : (middle + 1, high);
+        }
+
+        return low;
+    }
+
     /// <summary>This process's open-files limit (RLIMIT_NOFILE; the .NET runtime raises it to the hard limit at start).</summary>
     public static unsafe long OpenFilesLimit()
     {

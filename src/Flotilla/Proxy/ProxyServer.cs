@@ -46,11 +46,11 @@ internal sealed partial class ProxyServer(
             return;
         }
 
+        var clients = fleet.Current.Spec.LoadBalancer;
+        var budget = NewBudget(clients.MaxConnections);
         var accessLog = _accessLog = new AccessLogWriter(fleet.Current.Spec.AccessLog, Path.Combine(stateDirectory.Path, "access.log"), loggerFactory.CreateLogger<AccessLogWriter>());
         var ledger = new RequestLedger(metrics, store, accessLog, time);
         var sticky = new StickyCookie();
-        var clients = fleet.Current.Spec.LoadBalancer;
-        var budget = NewBudget(clients.MaxConnections);
         metrics.ObserveConnections(budget);
         var fastPath = _fastPath = new FastPathForwarder(routes, targets, ledger, sticky, clients, budget, metrics, loggerFactory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Flotilla.Proxy", ContentRootPath = stateDirectory.Path, Args = FleetHost.HostArgs });
@@ -166,26 +166,29 @@ internal sealed partial class ProxyServer(
 
     /// <summary>
     /// The connection limit: <paramref name="maxConnections"/>, else what the open-files limit leaves room for. A limit
-    /// the descriptors cannot back is warned about, as is a small open-files limit.
+    /// the descriptors cannot back is refused, as HAProxy refuses a <c>maxconn</c> its file limit cannot back: near it,
+    /// everything that opens a file would fail, and the .NET runtime aborts. A small open-files limit is warned about.
     /// </summary>
+    /// <exception cref="IOException">The open-files limit leaves room for fewer than <paramref name="maxConnections"/>.</exception>
     private ConnectionBudget NewBudget(int? maxConnections)
     {
         var openFiles = ConnectionBudget.OpenFilesLimit();
         var room = ConnectionBudget.DefaultFor(openFiles);
         if (maxConnections > room)
         {
-            LogLimitAboveOpenFiles(maxConnections.Value, openFiles, room);
+            throw new IOException(
+                $"loadBalancer.maxConnections is {maxConnections}, but the open-files limit ({openFiles}) leaves room for {room} client connections " +
+                $"(each takes a descriptor, and its connection to a task another): raise the limit to at least {ConnectionBudget.OpenFilesFor(maxConnections.Value)} " +
+                "(LimitNOFILE= in a systemd unit, ulimit -n) or lower maxConnections");
         }
-        else if (maxConnections is null && openFiles < 4096)
+
+        if (maxConnections is null && openFiles < 4096)
         {
             LogFewOpenFiles(openFiles, room);
         }
 
         return new ConnectionBudget(maxConnections ?? room, loggerFactory.CreateLogger<ConnectionBudget>());
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "loadBalancer.maxConnections {Limit} is more than the open-files limit ({OpenFiles}) leaves room for ({Room}): near it, connections will fail to open; raise the limit (LimitNOFILE= in a systemd unit, ulimit -n) or lower maxConnections")]
-    private partial void LogLimitAboveOpenFiles(int limit, long openFiles, int room);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the open-files limit is {OpenFiles}: the load balancer holds at most {Room} client connections (loadBalancer.maxConnections); raise it (LimitNOFILE= in a systemd unit, ulimit -n) for more")]
     private partial void LogFewOpenFiles(long openFiles, int room);

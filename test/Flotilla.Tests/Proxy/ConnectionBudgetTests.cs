@@ -16,6 +16,22 @@ public sealed class ConnectionBudgetTests
     public void DefaultFor_HalfOfTheDescriptorsLeftAfterAReserve(long openFiles, int expected) =>
         Assert.Equal(expected, ConnectionBudget.DefaultFor(openFiles));
 
+    [Theory]
+    [InlineData(64, 0)] // the floor needs nothing
+    [InlineData(65, 642)]
+    [InlineData(256, 1_024)]
+    [InlineData(1_792, 4_096)]
+    [InlineData(9_000, 19_999)]
+    [InlineData(10_000_000, 22_222_222)] // maxConnections' top
+    public void OpenFilesFor_IsTheSmallestLimitWhoseDefaultHasRoom(int connections, long expected)
+    {
+        var openFiles = ConnectionBudget.OpenFilesFor(connections);
+
+        Assert.Equal(expected, openFiles);
+        Assert.True(ConnectionBudget.DefaultFor(openFiles) >= connections);
+        Assert.True(openFiles == 0 || ConnectionBudget.DefaultFor(openFiles - 1) < connections);
+    }
+
     [Fact]
     public void TryTake_StopsAtTheLimit_AndAReturnMakesRoomAgain()
     {
