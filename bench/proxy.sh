@@ -12,7 +12,8 @@ Benchmarks Flotilla's load balancer against nginx and HAProxy, interleaved (flot
 nginx, direct; then again, ROUNDS times), all fronting the SAME two Shop tasks that Flotilla runs. "flotilla" is a
 listener on its HTTP/1.1 fast path (the default), "flotilla-yarp" a second listener of the same process with
 fastPath: false (Kestrel + YARP). "direct" is wrk straight at one backend: the ceiling without a proxy. Prints each round's figures, then per target the median
-RPS, p50, p99, proxy CPU time per request, the backends' CPU time per request, total errors, and ratios to HAProxy.
+RPS, p50, p99, proxy CPU time per request, the backends' CPU time per request, total errors, and ratios to HAProxy;
+last, each target's RPS over HAProxy's round by round.
 
 Options (each also settable by the environment variable in brackets):
   -r, --rounds N          rounds of all targets                                   [ROUNDS, default 3]
@@ -549,6 +550,30 @@ print_summary() {
     printf "%-13s %9.0f %8.3f %8.3f %11s %15.1f %7s %10s %10s %10s %14s\n" "$t" "$rps" "$p50" "$p99" "$shown_cpu" "$backend" "$errors" \
       "$(ratio "$rps" "$h_rps")" "$(ratio "$p99" "$h_p99")" "$(ratio "$cpu" "$h_cpu")" "$(ratio "$backend" "$h_backend")"
   done
+  print_paired
+}
+
+# Each target's RPS over HAProxy's in the same round, round by round: the pairs that interleaving makes, which the
+# ratio of two medians above does not keep together.
+print_paired() {
+  echo
+  echo "Round by round, rps / haproxy's rps in the same round (median of the rounds in brackets):"
+  awk -F, 'NR > 1 { rps[$1, $2] = $5; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }; if ($1 > rounds) rounds = $1 }
+    END {
+      for (i = 1; i <= n; i++) {
+        t = order[i]
+        if (t == "haproxy") continue
+        line = ""; k = 0; won = 0
+        for (r = 1; r <= rounds; r++) {
+          if (!((r, t) in rps) || !((r, "haproxy") in rps) || rps[r, "haproxy"] == 0) continue
+          x = rps[r, t] / rps[r, "haproxy"]; v[++k] = x; won += x > 1; line = line sprintf(" %5.2f", x)
+        }
+        if (k == 0) continue
+        for (a = 1; a <= k; a++) for (b = a + 1; b <= k; b++) if (v[b] < v[a]) { s = v[a]; v[a] = v[b]; v[b] = s }
+        med = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+        printf "%-13s%s  [%.2f]  higher in %d of %d\n", t, line, med, won, k
+      }
+    }' "$csv"
 }
 
 # --- main --------------------------------------------------------------------------------------------------------
