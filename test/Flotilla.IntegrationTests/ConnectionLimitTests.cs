@@ -120,16 +120,15 @@ public sealed class ConnectionLimitTests
         var spec = Specs.Fleet("loadBalancer: { maxConnections: 1000 }\n" + Specs.Web("shop"), Specs.Shop("shop", 1));
         await File.WriteAllTextAsync(Path.Combine(directory, "flotilla.yaml"), spec, Cancel);
 
-        await using var up = await OwnedProcess.StartProgramAsync(directory, "prlimit", "--nofile=600:600", "dotnet", Paths.FlotillaDll, "up", "flotilla.yaml");
-        var code = await up.Exited.WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+        var (code, output) = await OwnedProcess.RunProgramAsync(directory, TimeSpan.FromSeconds(60), "prlimit", "--nofile=600:600", "dotnet", Paths.FlotillaDll, "up", "flotilla.yaml");
 
         Assert.Equal(1, code);
         Assert.Contains(
             "flotilla could not start: loadBalancer.maxConnections is 1000, but the open-files limit (600) leaves room for 64 client connections " +
             "(each takes a descriptor, and its connection to a task another): raise the limit to at least 2512",
-            up.Output,
+            output,
             StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", up.Output);
+        Assert.DoesNotContain("   at ", output);
         Assert.Empty(Directory.GetFiles(Path.Combine(directory, ".flotilla", "logs")));
         Directory.Delete(directory, recursive: true);
     }

@@ -69,9 +69,13 @@ internal sealed class OwnedProcess : IAsyncDisposable
     }
 
     /// <summary>Runs to completion (or the timeout, then killed) and returns the exit code with all output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args) =>
+        RunProgramAsync(workingDirectory, timeout, "dotnet", args);
+
+    /// <summary>Runs <c>PROGRAM ARGS</c> to completion (or the timeout, then killed) and returns the exit code with all output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunProgramAsync(string workingDirectory, TimeSpan timeout, string program, params string[] args)
     {
-        await using var process = await StartAsync(workingDirectory, args);
+        await using var process = await StartProgramAsync(workingDirectory, program, args);
         try
         {
             var code = await process.Exited.WaitAsync(timeout, TestContext.Current.CancellationToken);
@@ -79,7 +83,7 @@ internal sealed class OwnedProcess : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"`dotnet {string.Join(' ', args)}` did not finish within {timeout.TotalSeconds:0}s; output so far:\n{process.Output}");
+            throw new TimeoutException($"`{program} {string.Join(' ', args)}` did not finish within {timeout.TotalSeconds:0}s; output so far:\n{process.Output}");
         }
     }
 
