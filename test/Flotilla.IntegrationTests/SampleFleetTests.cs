@@ -201,6 +201,12 @@ public sealed class SampleFleetTests(SampleFleet fleet) : IClassFixture<SampleFl
         Assert.Matches(@"flotilla_access_log_dropped_total\{[^}]*\} 0", metrics);
         Assert.Matches(@"flotilla_targets\{[^}]*health=""healthy"",service=""shop""\} 3", metrics);
         Assert.Matches(@"flotilla_tasks\{[^}]*service=""shop"",state=""running""\} 3", metrics);
+
+        // .NET's own meter, for the process behind the numbers; without the two it would export as counters that go down.
+        Assert.Matches(@"dotnet_gc_heap_total_allocated_bytes_total\{otel_scope_name=""System.Runtime""\} [1-9]", metrics);
+        Assert.Matches(@"dotnet_gc_collections_total\{otel_scope_name=""System.Runtime"",gc_heap_generation=""gen0""\} \d", metrics);
+        Assert.Matches(@"dotnet_process_cpu_time_seconds_total\{[^}]*\} \d", metrics);
+        Assert.DoesNotMatch("dotnet_thread_pool_(thread_count|queue_length)", metrics);
     }
 
     [Fact(Timeout = 120_000)]

@@ -27,6 +27,10 @@ internal static class FleetHost
     /// </summary>
     public static readonly string[] HostArgs = ["--hostBuilder:reloadConfigOnChange=false"];
 
+    /// <summary>Instruments of .NET's "System.Runtime" meter that /metrics leaves out (see where the meter is added).</summary>
+    private static readonly string[] RuntimeInstrumentsLeftOut =
+        ["dotnet.thread_pool.thread.count", "dotnet.thread_pool.queue.length", "dotnet.assembly.count", "dotnet.process.cpu.count", "dotnet.timer.count"];
+
     public const int ExitOk = 0;
     public const int ExitFailure = 1;
     public const int ExitInvalidSpec = 2;
@@ -214,8 +218,12 @@ internal static class FleetHost
         builder.Services.AddFlotillaAutoscaler();
 
         // Every scrape fresh (the exporter caches a response for 300 ms by default): a /metrics read right after an action
-        // sees it, as an operator checking by hand, or a test, expects.
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(FlotillaMetrics.MeterName)
+        // sees it, as an operator checking by hand, or a test, expects. "System.Runtime" is .NET's own meter (GC, heap, JIT,
+        // CPU, lock contention), read at scrape time only, so free on the request path. Left out: the thread-pool thread
+        // count and queue length, which this exporter writes as counters although they go down, and the three gauges
+        // named `*_count`, which promtool rejects (that suffix belongs to histograms).
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => RuntimeInstrumentsLeftOut
+            .Aggregate(metrics.AddMeter(FlotillaMetrics.MeterName, "System.Runtime"), (m, name) => m.AddView(name, MetricStreamConfiguration.Drop))
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
 
         var app = builder.Build();

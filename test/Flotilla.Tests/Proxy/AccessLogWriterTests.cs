@@ -1,9 +1,12 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Flotilla.Core.Spec;
 using Flotilla.Proxy.AccessLog;
 using Flotilla.Proxy.Forwarding;
+using Flotilla.Proxy.Targets;
 using Microsoft.Extensions.Logging;
 
 namespace Flotilla.Tests.Proxy;
@@ -183,6 +186,76 @@ public sealed class AccessLogWriterTests : IDisposable
 
         Assert.False(File.Exists(_path));
         Assert.Equal(0, writer.Dropped);
+    }
+
+    [Fact]
+    public void Format_WritesEveryField_EscapesWhatClientsSent_AndTimesToTheMicrosecond()
+    {
+        var start = Stopwatch.GetTimestamp();
+        var request = new ProxyRequest
+        {
+            Listener = "web",
+            StartTimestamp = start,
+            StartTime = new DateTimeOffset(2026, 11, 23, 9, 30, 15, 250, TimeSpan.Zero),
+            RequestId = "r-1",
+            Address = IPAddress.Parse("2001:db8::7"),
+            FromTrustedProxy = false,
+            Scheme = "http",
+            Trace = TraceContext.Continue("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", default),
+            Method = "POST",
+            Host = "shop.example.com",
+            Path = "/a\"b\\c\n/é/<x>",
+            UserAgent = "curl/8 \u0001",
+            Service = "shop",
+            Target = new Target("shop-3", "shop", 1, 4000, 0, TimeSpan.Zero, Stopwatch.Frequency),
+            StatusCode = 201,
+            EndTimestamp = start + Stopwatch.Frequency * 12_0345 / 10_000_000, // 12.0345 ms: 12.035 to the microsecond (half up)
+            UpstreamTime = TimeSpan.FromMilliseconds(3),
+            BytesIn = 12,
+            BytesOut = 3_456_789_012,
+        };
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            AccessLogWriter.Format(request, json);
+        }
+
+        var line = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        var fields = JsonDocument.Parse(line).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.Null ? "null" : p.Value.ToString());
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["time"] = "2026-11-23T09:30:15.25+00:00", ["requestId"] = "r-1", ["traceId"] = "0af7651916cd43dd8448eb211c80319c",
+                ["listener"] = "web", ["rule"] = "null", ["service"] = "shop", ["task"] = "shop-3", ["method"] = "POST",
+                ["host"] = "shop.example.com", ["path"] = "/a\"b\\c\n/é/<x>", ["status"] = "201", ["durationMs"] = "12.035",
+                ["upstreamMs"] = "3", ["bytesIn"] = "12", ["bytesOut"] = "3456789012", ["clientIp"] = "2001:db8::7",
+                ["userAgent"] = "curl/8 \u0001",
+            },
+            fields);
+        Assert.Contains("\"durationMs\":12.035,\"upstreamMs\":3,", line);
+        Assert.DoesNotContain('\n', line);
+    }
+
+    [Theory]
+    [InlineData(0, "0")]
+    [InlineData(4, "0")]
+    [InlineData(5, "0.001")]
+    [InlineData(1_000, "0.1")]
+    [InlineData(10_000, "1")]
+    [InlineData(10_010, "1.001")]
+    [InlineData(123_456_789, "12345.679")]
+    public void Format_WritesMillisecondsAsTheShortestNumber(long ticks, string expected)
+    {
+        var request = Request("r0");
+        request.Target = new Target("shop-1", "shop", 1, 4000, 0, TimeSpan.Zero, Stopwatch.Frequency);
+        request.UpstreamTime = TimeSpan.FromTicks(ticks);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            AccessLogWriter.Format(request, json);
+        }
+
+        Assert.Contains($"\"upstreamMs\":{expected},", Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
     private sealed class RecordingLogger : ILogger
