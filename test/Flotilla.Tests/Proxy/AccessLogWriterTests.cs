@@ -214,13 +214,7 @@ public sealed class AccessLogWriterTests : IDisposable
             BytesIn = 12,
             BytesOut = 3_456_789_012,
         };
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            AccessLogWriter.Format(request, json);
-        }
-
-        var line = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        var line = Line(request);
         var fields = JsonDocument.Parse(line).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.Null ? "null" : p.Value.ToString());
         Assert.Equal(
             new Dictionary<string, string>
@@ -249,13 +243,7 @@ public sealed class AccessLogWriterTests : IDisposable
         var request = Request("r0");
         request.Target = new Target("shop-1", "shop", 1, 4000, 0, TimeSpan.Zero, Stopwatch.Frequency);
         request.UpstreamTime = TimeSpan.FromTicks(ticks);
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            AccessLogWriter.Format(request, json);
-        }
-
-        Assert.Contains($"\"upstreamMs\":{expected},", Encoding.UTF8.GetString(buffer.WrittenSpan));
+        Assert.Contains($"\"upstreamMs\":{expected},", Line(request));
     }
 
     private sealed class RecordingLogger : ILogger
@@ -299,6 +287,17 @@ public sealed class AccessLogWriterTests : IDisposable
 
         private TaskCompletionSource Waiter(LogLevel level) =>
             _logged.TryGetValue(level, out var waiter) ? waiter : _logged[level] = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private static string Line(ProxyRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            AccessLogWriter.Format(request, json);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static ProxyRequest Request(string id) => new()
