@@ -209,7 +209,7 @@ public sealed class AccessLogWriterTests : IDisposable
             Service = "shop",
             Target = new Target("shop-3", "shop", 1, 4000, 0, TimeSpan.Zero, Stopwatch.Frequency),
             StatusCode = 201,
-            EndTimestamp = start + Stopwatch.Frequency * 12_0345 / 10_000_000, // 12.0345 ms: 12.035 to the microsecond (half up)
+            EndTimestamp = start + Stopwatch.Frequency * 120_345 / 10_000_000, // 120,345 ticks = 12.0345 ms: 12.035 to the microsecond (half up)
             UpstreamTime = TimeSpan.FromMilliseconds(3),
             BytesIn = 12,
             BytesOut = 3_456_789_012,

@@ -101,8 +101,9 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
     /// <summary>Formats a request as its access-log line (no newline).</summary>
     /// <remarks>
-    /// Runs once per request on the writer, so it is kept cheap: the field names are encoded once, the writer skips its
-    /// structural checks, and times are written as fixed-point milliseconds rather than formatted doubles.
+    /// Runs once per request on the writer, so it is kept cheap: the field names are encoded once, times are written as
+    /// fixed-point milliseconds rather than formatted doubles, and the writer's own <see cref="Utf8JsonWriter"/> skips its
+    /// structural checks.
     /// </remarks>
     public static void Format(ProxyRequest r, Utf8JsonWriter json)
     {
